@@ -1,0 +1,140 @@
+"""The `deploybot` command line: each command is a few lines over the services.
+
+Imports stay inside the commands so `deploybot ask` never loads what it does not use
+(no Kubernetes, no Slack, no sqlite-utils on that path).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from bot.config import Settings
+from bot.errors import DeploybotError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(exc: DeploybotError) -> None:
+    click.echo(f"deploybot: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def handles_errors(func: F) -> F:
+    """Turn our errors into a one-line message and an exit code instead of a traceback."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except DeploybotError as exc:
+            _fail(exc)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="deploybot")
+def main() -> None:
+    """deploybot: deployment answers, environment diagnosis and safe actions, from Slack or a terminal."""
+
+
+def _questions_from_stdin() -> Iterator[str]:
+    for line in sys.stdin:
+        if line.strip():
+            yield line.rstrip("\n")
+
+
+@main.command()
+@click.argument("question", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON contract (one object per line in batch mode).")
+@handles_errors
+def ask(question: tuple[str, ...], as_json: bool) -> None:
+    """Answer QUESTION from the knowledge base; with no QUESTION, answer each line of standard input."""
+    from bot import services
+    from bot.knowledge_base import KnowledgeBase
+    from bot.render import answers
+
+    kb = KnowledgeBase.open(Settings.from_env())
+
+    def emit(result: services.AskResult) -> None:
+        if as_json:
+            click.echo(json.dumps(answers.to_json(result), ensure_ascii=False))
+        else:
+            click.echo(answers.to_text(result))
+
+    if question:
+        emit(services.ask(kb, " ".join(question)))
+        return
+    first = True
+    for line in _questions_from_stdin():
+        if not as_json and not first:
+            click.echo("\n" + "-" * 40)
+        first = False
+        emit(services.ask(kb, line))
+
+
+@main.group()
+def kb() -> None:
+    """Build, inspect and grow the knowledge base."""
+
+
+@kb.command("build")
+@handles_errors
+def kb_build() -> None:
+    """Validate every entry and compile the SQLite knowledge base."""
+    from bot import knowledge_base
+
+    report, conn = knowledge_base.build(Settings.from_env())
+    conn.close()
+    where = report.path or "memory (data folder not writable)"
+    click.echo(f"built {report.entries} entries ({report.drafts} drafts kept out of answers) -> {where}")
+
+
+@kb.command("list")
+@click.option("--drafts", is_flag=True, help="Include draft entries.")
+@handles_errors
+def kb_list(drafts: bool) -> None:
+    """List the entries: id, title, finding codes."""
+    from bot.knowledge_base import KnowledgeBase
+
+    for entry in KnowledgeBase.open(Settings.from_env()).entries(include_drafts=drafts):
+        codes = f"  ({', '.join(entry.findings)})" if entry.findings else ""
+        mark = "[draft] " if entry.draft else ""
+        click.echo(f"{entry.id:48} {mark}{entry.title}{codes}")
+
+
+@kb.command("show")
+@click.argument("entry_id")
+@handles_errors
+def kb_show(entry_id: str) -> None:
+    """Print one entry in full."""
+    from bot.errors import UsageError
+    from bot.knowledge_base import KnowledgeBase
+
+    entry = KnowledgeBase.open(Settings.from_env()).entry(entry_id)
+    if entry is None:
+        raise UsageError(f"no entry with id {entry_id!r} (see `deploybot kb list`)")
+    click.echo(f"# {entry.title}  [{entry.id}]\n\n{entry.summary}\n\n{entry.body}\n\nsource: {entry.source}")
+
+
+@kb.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Where to write drafts.")
+@handles_errors
+def kb_import(paths: tuple[Path, ...], out: Path | None) -> None:
+    """Turn a team's own docs (Markdown, HTML, text) into draft entries, split by heading or question."""
+    from bot.adapters import doc_import
+
+    settings = Settings.from_env()
+    target = out or settings.knowledge_dir / "drafts"
+    written = doc_import.import_docs(list(paths), target)
+    for path in written:
+        click.echo(f"draft: {path}")
+    click.echo(f"{len(written)} draft entries in {target}; review them, then drop `draft: true` to publish.")

@@ -1,0 +1,47 @@
+"""Settings from the environment: the only module that reads os.environ.
+
+Environments (deploybot.yaml) are loaded by `load_environments` when a command needs them;
+asking a question needs nothing but where the knowledge lives.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _shipped_knowledge_dir() -> Path:
+    """Entries inside the installed wheel, else the repository's knowledge/ (source checkout)."""
+    packaged = PACKAGE_DIR / "_knowledge"
+    if packaged.is_dir():
+        return packaged
+    return PACKAGE_DIR.parent / "knowledge"
+
+
+def _default_data_dir(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".local" / "share")
+    return Path(base) / "deploybot"
+
+
+@dataclass(frozen=True)
+class Settings:
+    knowledge_dir: Path
+    data_dir: Path
+
+    @property
+    def knowledge_db(self) -> Path:
+        return self.data_dir / "knowledge.sqlite"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        knowledge = env.get("DEPLOYBOT_KNOWLEDGE_DIR")
+        data = env.get("DEPLOYBOT_DATA_DIR")
+        return cls(
+            knowledge_dir=Path(knowledge).expanduser() if knowledge else _shipped_knowledge_dir(),
+            data_dir=Path(data).expanduser() if data else _default_data_dir(env),
+        )

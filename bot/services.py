@@ -1,0 +1,42 @@
+"""Use cases: each takes settings and a request and returns a result dataclass to render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.domain import text
+from bot.domain.entries import Entry
+from bot.errors import UsageError
+from bot.knowledge_base import KnowledgeBase
+
+
+@dataclass(frozen=True)
+class Answer:
+    entry: Entry
+    score: float
+
+
+@dataclass(frozen=True)
+class AskResult:
+    query: str
+    confident: bool
+    answers: tuple[Answer, ...]
+    truncated: bool = False
+
+
+def ask(kb: KnowledgeBase, question: str) -> AskResult:
+    """Best answers first; when not confident, `answers` are the closest topics, offered as such."""
+    if not text.normalize(question):
+        raise UsageError("the question is empty: ask something like `deploybot ask \"容器一直重启怎么办\"`")
+    ranking = kb.search(question)
+    answers = []
+    for hit in ranking.hits:
+        entry = kb.entry(hit.entry_id)
+        if entry is not None:
+            answers.append(Answer(entry=entry, score=hit.score))
+    return AskResult(
+        query=question,
+        confident=ranking.confident,
+        answers=tuple(answers),
+        truncated=len(question) > text.MAX_QUERY_CHARS,
+    )

@@ -1,0 +1,106 @@
+"""`deploybot ask` through the real entry point: the JSON contract, batch mode, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def env(data_dir: Path) -> dict[str, str]:
+    return {"DEPLOYBOT_DATA_DIR": str(data_dir)}
+
+
+def test_json_contract(env: dict[str, str]) -> None:
+    done = run_cli("ask", "--json", "容器一直重启怎么办", env=env)
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert set(payload) == {"query", "confident", "answers"}
+    assert payload["query"] == "容器一直重启怎么办"
+    assert payload["confident"] is True
+    assert 1 <= len(payload["answers"]) <= 3
+    for answer in payload["answers"]:
+        assert {"id", "title", "answer", "score", "source"} <= set(answer)
+        assert 0.0 <= answer["score"] <= 1.0
+    assert payload["answers"][0]["answer"].strip()
+    assert payload["answers"][0]["id"] == payload["answers"][0]["id"].lower()
+
+
+def test_human_output_has_title_steps_and_source(env: dict[str, str]) -> None:
+    done = run_cli("ask", "ImagePullBackOff", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "来源 / source:" in done.stdout
+    assert "kubectl" in done.stdout
+    assert "```" not in done.stdout  # fences become indented commands
+
+
+def test_batch_from_stdin_answers_each_line_as_json(env: dict[str, str]) -> None:
+    questions = ["节点 NotReady 怎么恢复", "", "今天中午吃什么", "   ", "发布单暂停在第一批怎么恢复"]
+    done = run_cli("ask", "--json", stdin="\n".join(questions) + "\n", env=env)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["query"] for line in lines] == ["节点 NotReady 怎么恢复", "今天中午吃什么", "发布单暂停在第一批怎么恢复"]
+    assert [line["confident"] for line in lines] == [True, False, True]
+
+
+def test_off_topic_says_it_does_not_know(env: dict[str, str]) -> None:
+    done = run_cli("ask", "明天北京天气怎么样", env=env)
+    assert done.returncode == 0
+    assert "I don't know" in done.stdout
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\t\n"])
+def test_empty_question_is_a_clear_usage_error(env: dict[str, str], question: str) -> None:
+    done = run_cli("ask", question, env=env)
+    assert done.returncode == 2
+    assert "the question is empty" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "容器一直重启" * 3000,  # 18,000 characters
+        "x" * 20_000,
+        "🔥🔥🔥 pod 挂了 🚑",
+        "\x00\x01\x1b[31mCrashLoopBackOff\x1b[0m\x7f",
+        "'; drop table entries; --",
+        "\ufeff\u202e镜像拉取失败",
+    ],
+)
+def test_odd_input_never_crashes(env: dict[str, str], question: str) -> None:
+    done = run_cli("ask", "--json", question, env=env)
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert isinstance(payload["confident"], bool)
+    assert len(payload["query"]) <= 201
+
+
+def test_ask_path_imports_no_kubernetes_slack_or_sqlite_utils(env: dict[str, str]) -> None:
+    code = (
+        "import sys; from bot import cli; sys.argv=['deploybot','ask','--json','OOMKilled'];\n"
+        "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+        "heavy=[m for m in ('kubernetes','slack_bolt','slack_sdk','sqlite_utils','aiohttp') if m in sys.modules]\n"
+        "print('HEAVY', heavy)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env})
+    assert "HEAVY []" in done.stdout, done.stdout + done.stderr
+
+
+def test_every_command_has_help_text() -> None:
+    from bot.cli import main
+
+    def walk(command: object, path: str) -> list[str]:
+        missing = [] if getattr(command, "help", None) else [path]
+        for name, sub in getattr(command, "commands", {}).items():
+            missing += walk(sub, f"{path} {name}")
+        return missing
+
+    assert walk(main, "deploybot") == []

@@ -1,0 +1,159 @@
+"""`deploybot kb build|import`, and rebuilding on first use when the entries change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.knowledge_base import KnowledgeBase, is_fresh
+from tests.conftest import REPO, run_cli
+
+ENTRY = """---
+id: {id}
+title: {title}
+summary: 先看事件,再对症处理。
+questions: [{question}, what does {id} mean, '{id} error in events']
+tags: [测试]
+source: k8s-pod-deploy-failures
+findings: []
+{extra}---
+
+## 现象
+看到 {title}。
+
+## 原因
+测试用的原因。
+
+## 处理步骤
+1. 执行:
+   ```bash
+   kubectl get events -n <namespace>
+   ```
+"""
+
+
+def write_entry(root: Path, entry_id: str, title: str, question: str, extra: str = "", name: str = "") -> Path:
+    path = root / (name or f"{entry_id}.md")
+    path.write_text(ENTRY.format(id=entry_id, title=title, question=question, extra=extra), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def small_base(tmp_path: Path) -> Settings:
+    root = tmp_path / "knowledge"
+    root.mkdir()
+    write_entry(root, "zebra-gateway-timeout", "斑马网关超时如何处理", "斑马网关老是超时")
+    write_entry(root, "walrus-queue-backlog", "海象队列积压怎么办", "海象队列堆积了")
+    return Settings(knowledge_dir=root, data_dir=tmp_path / "data")
+
+
+def cli_env(settings: Settings) -> dict[str, str]:
+    return {"DEPLOYBOT_KNOWLEDGE_DIR": str(settings.knowledge_dir), "DEPLOYBOT_DATA_DIR": str(settings.data_dir)}
+
+
+def test_build_compiles_the_shipped_base(tmp_path: Path) -> None:
+    done = run_cli("kb", "build", env={"DEPLOYBOT_DATA_DIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    count = int(done.stdout.split()[1])
+    assert count >= 60
+    assert (tmp_path / "knowledge.sqlite").is_file()
+
+
+def test_build_reports_every_problem_with_file_and_field(small_base: Settings) -> None:
+    root = small_base.knowledge_dir
+    write_entry(root, "zebra-gateway-timeout", "重复的 id", "重复", name="dup.md")
+    write_entry(root, "broken-link", "坏链接", "坏链接", extra="related: [no-such-entry]\n")
+    (root / "bad-finding.md").write_text(
+        ENTRY.format(id="bad-finding", title="t", question="q", extra="").replace("findings: []", "findings: [Nope]"),
+        encoding="utf-8",
+    )
+    done = run_cli("kb", "build", env=cli_env(small_base))
+    assert done.returncode == 1
+    assert "knowledge/zebra-gateway-timeout.md: id: duplicate id 'zebra-gateway-timeout', also in knowledge/dup.md" in done.stderr
+    assert "knowledge/broken-link.md: related: links to unknown entry 'no-such-entry'" in done.stderr
+    assert "knowledge/bad-finding.md: findings: unknown finding code 'Nope'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_first_use_builds_and_an_edit_triggers_a_rebuild(small_base: Settings) -> None:
+    assert not is_fresh(small_base)
+    kb = KnowledgeBase.open(small_base)
+    assert kb.search("斑马网关老是超时").hits[0].entry_id == "zebra-gateway-timeout"
+    kb.close()
+    assert is_fresh(small_base)
+
+    write_entry(small_base.knowledge_dir, "walrus-queue-backlog", "海象队列积压与企鹅告警", "企鹅告警响了")
+    assert not is_fresh(small_base)
+    kb = KnowledgeBase.open(small_base)
+    assert kb.search("企鹅告警").hits[0].entry_id == "walrus-queue-backlog"
+    kb.close()
+
+
+def test_touching_a_file_without_changing_it_does_not_rebuild(small_base: Settings) -> None:
+    KnowledgeBase.open(small_base).close()
+    built = small_base.knowledge_db.stat().st_mtime_ns
+    path = small_base.knowledge_dir / "zebra-gateway-timeout.md"
+    path.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")  # new mtime, same content
+    assert is_fresh(small_base)
+    KnowledgeBase.open(small_base).close()
+    assert small_base.knowledge_db.stat().st_mtime_ns == built
+
+
+def test_unwritable_data_folder_falls_back_to_memory(small_base: Settings, tmp_path: Path) -> None:
+    blocker = tmp_path / "file-not-folder"
+    blocker.write_text("x")
+    settings = Settings(knowledge_dir=small_base.knowledge_dir, data_dir=blocker / "data")
+    kb = KnowledgeBase.open(settings)
+    assert kb.search("海象队列积压怎么办").confident
+    kb.close()
+
+
+def test_import_makes_drafts_that_stay_out_of_answers(small_base: Settings, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "runbook.md").write_text(
+        "# Runbook\n\n## 网关 502 排查\n先看网关日志,再检查后端 pod 是否就绪。\n\n## 证书过期\n用 openssl 查看证书到期时间。\n",
+        encoding="utf-8",
+    )
+    (docs / "faq.html").write_text(
+        "<html><nav>首页 | 文档</nav><h2>犀牛服务怎么扩容?</h2><p>修改副本数,然后观察犀牛指标。</p>"
+        "<h2>犀牛日志在哪</h2><p>在 /var/log/rhino/ 目录下面。</p><script>track()</script></html>",
+        encoding="utf-8",
+    )
+    (docs / "notes.txt").write_text(
+        "问题1:河马任务失败怎么重跑?\n在控制台点击重跑按钮即可。\n问题2:河马任务超时\n调大超时时间到 600 秒。\n",
+        encoding="utf-8",
+    )
+    done = run_cli("kb", "import", str(docs), env=cli_env(small_base))
+    assert done.returncode == 0, done.stderr
+    drafts = sorted((small_base.knowledge_dir / "drafts").glob("*.md"))
+    titles = {p.read_text(encoding="utf-8").split("title: ")[1].splitlines()[0] for p in drafts}
+    assert titles == {"网关 502 排查", "证书过期", "犀牛服务怎么扩容?", "犀牛日志在哪", "问题1:河马任务失败怎么重跑?", "问题2:河马任务超时"}
+    assert all("draft: true" in p.read_text(encoding="utf-8") for p in drafts)
+    assert "track()" not in "".join(p.read_text(encoding="utf-8") for p in drafts)
+
+    built = run_cli("kb", "build", env=cli_env(small_base))
+    assert built.returncode == 0, built.stderr
+    assert "6 drafts" in built.stdout
+    kb = KnowledgeBase.open(small_base)
+    ranking = kb.search("犀牛服务怎么扩容")
+    assert all(not h.entry_id.startswith("draft-") for h in ranking.hits)
+    kb.close()
+
+    again = run_cli("kb", "import", str(docs), env=cli_env(small_base))
+    assert "0 draft entries" in again.stdout  # never overwrites a draft someone may be editing
+
+
+def test_import_rejects_unknown_file_types(small_base: Settings, tmp_path: Path) -> None:
+    odd = tmp_path / "slides.pptx"
+    odd.write_bytes(b"PK\x03\x04")
+    done = run_cli("kb", "import", str(odd), env=cli_env(small_base))
+    assert done.returncode == 2
+    assert "unsupported file type '.pptx'" in done.stderr
+
+
+def test_shipped_entries_are_packaged_with_the_wheel() -> None:
+    text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"knowledge" = "bot/_knowledge"' in text
