@@ -53,7 +53,9 @@ def _questions_from_stdin() -> Iterator[str]:
 
 @main.command()
 @click.argument("question", nargs=-1)
-@click.option("--json", "as_json", is_flag=True, help="Print the JSON contract (one object per line in batch mode).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the JSON contract (one object per line in batch mode)."
+)
 @handles_errors
 def ask(question: tuple[str, ...], as_json: bool) -> None:
     """Answer QUESTION from the knowledge base; with no QUESTION, answer each line of standard input."""

@@ -21,7 +21,7 @@ from bot.domain.entries import Entry, published
 from bot.errors import KnowledgeError
 
 log = logging.getLogger(__name__)
-INDEX_FORMAT = "1"
+INDEX_FORMAT = "2"
 
 
 def analyzer_salt() -> str:
@@ -50,7 +50,11 @@ def build(settings: Settings, *, to_disk: bool = True) -> tuple[BuildReport, sql
     answerable = published(loaded.entries)
     index = retrieval.build_index(answerable)
     digest = kb_files.content_hash(root, salt)
-    meta = {"content_hash": digest, "stat_fingerprint": kb_files.stat_fingerprint(root, salt), "source": str(root)}
+    meta = {
+        "content_hash": digest,
+        "stat_fingerprint": kb_files.stat_fingerprint(root, salt),
+        "source": str(root),
+    }
     path = settings.knowledge_db if to_disk else None
     try:
         conn = kb_store.write_base(path, loaded.entries, index, meta)

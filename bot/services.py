@@ -27,7 +27,7 @@ class AskResult:
 def ask(kb: KnowledgeBase, question: str) -> AskResult:
     """Best answers first; when not confident, `answers` are the closest topics, offered as such."""
     if not text.normalize(question):
-        raise UsageError("the question is empty: ask something like `deploybot ask \"容器一直重启怎么办\"`")
+        raise UsageError('the question is empty: ask something like `deploybot ask "容器一直重启怎么办"`')
     ranking = kb.search(question)
     answers = []
     for hit in ranking.hits:
@@ -35,7 +35,7 @@ def ask(kb: KnowledgeBase, question: str) -> AskResult:
         if entry is not None:
             answers.append(Answer(entry=entry, score=hit.score))
     return AskResult(
-        query=question,
+        query=text.clean(question[: 4 * text.MAX_QUERY_CHARS]),
         confident=ranking.confident,
         answers=tuple(answers),
         truncated=len(question) > text.MAX_QUERY_CHARS,

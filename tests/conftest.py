@@ -39,7 +39,9 @@ def kb(settings: Settings) -> Iterator[KnowledgeBase]:
     base.close()
 
 
-def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the installed entry point for real: a fresh process, as a user would."""
     full_env = {**os.environ, **(env or {})}
     script = Path(sys.executable).with_name("deploybot")

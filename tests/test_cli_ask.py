@@ -46,7 +46,11 @@ def test_batch_from_stdin_answers_each_line_as_json(env: dict[str, str]) -> None
     done = run_cli("ask", "--json", stdin="\n".join(questions) + "\n", env=env)
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [line["query"] for line in lines] == ["节点 NotReady 怎么恢复", "今天中午吃什么", "发布单暂停在第一批怎么恢复"]
+    assert [line["query"] for line in lines] == [
+        "节点 NotReady 怎么恢复",
+        "今天中午吃什么",
+        "发布单暂停在第一批怎么恢复",
+    ]
     assert [line["confident"] for line in lines] == [True, False, True]
 
 
@@ -70,7 +74,7 @@ def test_empty_question_is_a_clear_usage_error(env: dict[str, str], question: st
         "容器一直重启" * 3000,  # 18,000 characters
         "x" * 20_000,
         "🔥🔥🔥 pod 挂了 🚑",
-        "\x00\x01\x1b[31mCrashLoopBackOff\x1b[0m\x7f",
+        "\x01\x1b[31mCrashLoopBackOff\x1b[0m\x7f",
         "'; drop table entries; --",
         "\ufeff\u202e镜像拉取失败",
     ],
@@ -83,14 +87,25 @@ def test_odd_input_never_crashes(env: dict[str, str], question: str) -> None:
     assert len(payload["query"]) <= 201
 
 
+def test_control_characters_and_nul_on_stdin_are_answered() -> None:
+    # argv cannot carry NUL; a pasted terminal log on stdin can.
+    done = run_cli("ask", "--json", stdin="\x00\x1b[31mCrashLoopBackOff\x1b[0m\x00\n")
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert "\x00" not in payload["query"] and "\x1b" not in payload["query"]
+    assert payload["confident"] is True
+
+
 def test_ask_path_imports_no_kubernetes_slack_or_sqlite_utils(env: dict[str, str]) -> None:
     code = (
         "import sys; from bot import cli; sys.argv=['deploybot','ask','--json','OOMKilled'];\n"
         "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
-        "heavy=[m for m in ('kubernetes','slack_bolt','slack_sdk','sqlite_utils','aiohttp') if m in sys.modules]\n"
+        "heavy=[m for m in ('kubernetes','slack_bolt','slack_sdk','sqlite_utils','aiohttp') if m in sys.modules]\n"  # noqa: E501
         "print('HEAVY', heavy)"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env})
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}
+    )
     assert "HEAVY []" in done.stdout, done.stdout + done.stderr
 
 

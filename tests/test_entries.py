@@ -46,8 +46,16 @@ def test_parse_good_entry() -> None:
         (lambda t: t.replace("id: sample-entry", "id: Sample Entry"), "id", "kebab-case"),
         (lambda t: t.replace("title: 示例:容器一直重启\n", ""), "title", "missing"),
         (lambda t: t.replace("summary: 看上一个容器的日志。\n", ""), "summary", "missing"),
-        (lambda t: t.replace("[CrashLoop]", "[CrashLooping]"), "findings", "unknown finding code 'CrashLooping'"),
-        (lambda t: t.replace("questions: [", "questions: {").replace("container']", "container'}"), "questions", "list"),
+        (
+            lambda t: t.replace("[CrashLoop]", "[CrashLooping]"),
+            "findings",
+            "unknown finding code 'CrashLooping'",
+        ),
+        (
+            lambda t: t.replace("questions: [", "questions: {").replace("container']", "container'}"),
+            "questions",
+            "list",
+        ),
         (lambda t: t.replace("## 原因", "## 背景"), "## 原因", "missing or empty section"),
         (lambda t: t.replace("tags:", "tagz:"), "tagz", "unknown field"),
         (lambda t: t.replace("---\nid", "id", 1), "front matter", "must start with"),

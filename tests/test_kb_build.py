@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters import kb_store
 from bot.config import Settings
 from bot.knowledge_base import KnowledgeBase, is_fresh
 from tests.conftest import REPO, run_cli
@@ -34,7 +35,9 @@ findings: []
 """
 
 
-def write_entry(root: Path, entry_id: str, title: str, question: str, extra: str = "", name: str = "") -> Path:
+def write_entry(
+    root: Path, entry_id: str, title: str, question: str, extra: str = "", name: str = ""
+) -> Path:
     path = root / (name or f"{entry_id}.md")
     path.write_text(ENTRY.format(id=entry_id, title=title, question=question, extra=extra), encoding="utf-8")
     return path
@@ -50,7 +53,10 @@ def small_base(tmp_path: Path) -> Settings:
 
 
 def cli_env(settings: Settings) -> dict[str, str]:
-    return {"DEPLOYBOT_KNOWLEDGE_DIR": str(settings.knowledge_dir), "DEPLOYBOT_DATA_DIR": str(settings.data_dir)}
+    return {
+        "DEPLOYBOT_KNOWLEDGE_DIR": str(settings.knowledge_dir),
+        "DEPLOYBOT_DATA_DIR": str(settings.data_dir),
+    }
 
 
 def test_build_compiles_the_shipped_base(tmp_path: Path) -> None:
@@ -66,12 +72,17 @@ def test_build_reports_every_problem_with_file_and_field(small_base: Settings) -
     write_entry(root, "zebra-gateway-timeout", "重复的 id", "重复", name="dup.md")
     write_entry(root, "broken-link", "坏链接", "坏链接", extra="related: [no-such-entry]\n")
     (root / "bad-finding.md").write_text(
-        ENTRY.format(id="bad-finding", title="t", question="q", extra="").replace("findings: []", "findings: [Nope]"),
+        ENTRY.format(id="bad-finding", title="t", question="q", extra="").replace(
+            "findings: []", "findings: [Nope]"
+        ),
         encoding="utf-8",
     )
     done = run_cli("kb", "build", env=cli_env(small_base))
     assert done.returncode == 1
-    assert "knowledge/zebra-gateway-timeout.md: id: duplicate id 'zebra-gateway-timeout', also in knowledge/dup.md" in done.stderr
+    assert (
+        "knowledge/zebra-gateway-timeout.md: id: duplicate id 'zebra-gateway-timeout', also in knowledge/dup.md"  # noqa: E501
+        in done.stderr
+    )
     assert "knowledge/broken-link.md: related: links to unknown entry 'no-such-entry'" in done.stderr
     assert "knowledge/bad-finding.md: findings: unknown finding code 'Nope'" in done.stderr
     assert "Traceback" not in done.stderr
@@ -93,12 +104,12 @@ def test_first_use_builds_and_an_edit_triggers_a_rebuild(small_base: Settings) -
 
 def test_touching_a_file_without_changing_it_does_not_rebuild(small_base: Settings) -> None:
     KnowledgeBase.open(small_base).close()
-    built = small_base.knowledge_db.stat().st_mtime_ns
+    built_at = kb_store.read_meta(small_base.knowledge_db)["built_at"]
     path = small_base.knowledge_dir / "zebra-gateway-timeout.md"
     path.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")  # new mtime, same content
-    assert is_fresh(small_base)
+    assert is_fresh(small_base)  # content hash matches: only the stat fingerprint is refreshed
     KnowledgeBase.open(small_base).close()
-    assert small_base.knowledge_db.stat().st_mtime_ns == built
+    assert kb_store.read_meta(small_base.knowledge_db)["built_at"] == built_at
 
 
 def test_unwritable_data_folder_falls_back_to_memory(small_base: Settings, tmp_path: Path) -> None:
@@ -114,7 +125,7 @@ def test_import_makes_drafts_that_stay_out_of_answers(small_base: Settings, tmp_
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "runbook.md").write_text(
-        "# Runbook\n\n## 网关 502 排查\n先看网关日志,再检查后端 pod 是否就绪。\n\n## 证书过期\n用 openssl 查看证书到期时间。\n",
+        "# Runbook\n\n## 网关 502 排查\n先看网关日志,再检查后端 pod 是否就绪。\n\n## 证书过期\n用 openssl 查看证书到期时间。\n",  # noqa: E501
         encoding="utf-8",
     )
     (docs / "faq.html").write_text(
@@ -123,14 +134,21 @@ def test_import_makes_drafts_that_stay_out_of_answers(small_base: Settings, tmp_
         encoding="utf-8",
     )
     (docs / "notes.txt").write_text(
-        "问题1:河马任务失败怎么重跑?\n在控制台点击重跑按钮即可。\n问题2:河马任务超时\n调大超时时间到 600 秒。\n",
+        "问题1:河马任务失败怎么重跑?\n在控制台点击重跑按钮即可。\n问题2:河马任务超时\n调大超时时间到 600 秒。\n",  # noqa: E501
         encoding="utf-8",
     )
     done = run_cli("kb", "import", str(docs), env=cli_env(small_base))
     assert done.returncode == 0, done.stderr
     drafts = sorted((small_base.knowledge_dir / "drafts").glob("*.md"))
     titles = {p.read_text(encoding="utf-8").split("title: ")[1].splitlines()[0] for p in drafts}
-    assert titles == {"网关 502 排查", "证书过期", "犀牛服务怎么扩容?", "犀牛日志在哪", "问题1:河马任务失败怎么重跑?", "问题2:河马任务超时"}
+    assert titles == {
+        "网关 502 排查",
+        "证书过期",
+        "犀牛服务怎么扩容?",
+        "犀牛日志在哪",
+        "问题1:河马任务失败怎么重跑?",
+        "问题2:河马任务超时",
+    }
     assert all("draft: true" in p.read_text(encoding="utf-8") for p in drafts)
     assert "track()" not in "".join(p.read_text(encoding="utf-8") for p in drafts)
 

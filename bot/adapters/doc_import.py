@@ -72,7 +72,11 @@ def _files(paths: list[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MARKDOWN | HTML | TEXT))
+            found.extend(
+                sorted(
+                    p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MARKDOWN | HTML | TEXT
+                )
+            )
         else:
             found.append(path)
     return found
@@ -89,6 +93,8 @@ def import_docs(paths: list[Path], target: Path) -> list[Path]:
             out = target / f"{entry_id}.md"
             if out.exists():
                 continue
-            out.write_text(drafts.render_draft(section, entry_id=entry_id, source=path.name), encoding="utf-8")
+            out.write_text(
+                drafts.render_draft(section, entry_id=entry_id, source=path.name), encoding="utf-8"
+            )
             written.append(out)
     return written

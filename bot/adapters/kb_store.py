@@ -24,7 +24,9 @@ from bot.domain.retrieval import Index
 SCHEMA_VERSION = 1
 
 
-def write_base(path: Path | None, entries: Sequence[Entry], index: Index, meta: dict[str, str]) -> sqlite3.Connection:
+def write_base(
+    path: Path | None, entries: Sequence[Entry], index: Index, meta: dict[str, str]
+) -> sqlite3.Connection:
     """Compile to `path` atomically (temp file + rename), or into memory when path is None."""
     import sqlite_utils
 
@@ -47,7 +49,14 @@ def write_base(path: Path | None, entries: Sequence[Entry], index: Index, meta: 
 
 
 def _fill(db: Any, entries: Sequence[Entry], index: Index, meta: dict[str, str]) -> None:
-    columns = {"id": str, "title": str, "summary": str, "questions": str, "tags": str, "sources": str}
+    columns: dict[str, type] = {
+        "id": str,
+        "title": str,
+        "summary": str,
+        "questions": str,
+        "tags": str,
+        "sources": str,
+    }
     columns |= {"findings": str, "related": str, "sections": str, "draft": int, "origin": str}
     db["entries"].create(columns, pk="id")
     db["entries"].insert_all(
@@ -73,7 +82,10 @@ def _fill(db: Any, entries: Sequence[Entry], index: Index, meta: dict[str, str])
     links.create_index(["code"])
     db["ranking_index"].insert({"id": 1, "data": marshal.dumps(index.to_plain())}, pk="id")
     db["meta"].insert_all(
-        ({"key": k, "value": v} for k, v in {**meta, "schema": str(SCHEMA_VERSION), "built_at": str(time.time())}.items()),
+        (
+            {"key": k, "value": v}
+            for k, v in {**meta, "schema": str(SCHEMA_VERSION), "built_at": str(time.time())}.items()
+        ),
         pk="key",
     )
 
@@ -151,7 +163,8 @@ class CompiledBase:
 
     def entries_for_finding(self, code: str) -> list[Entry]:
         rows = self.conn.execute(
-            "select e.* from entries e join entry_findings f on f.entry_id = e.id where f.code = ? order by e.id",
+            "select e.* from entries e join entry_findings f on f.entry_id = e.id"
+            " where f.code = ? order by e.id",
             (code,),
         ).fetchall()
         return [_entry_from_row(row) for row in rows]

@@ -96,13 +96,17 @@ def parse_entry(text: str, *, origin: str) -> Entry:
     """One entry from its file text; `origin` names the file in error messages."""
     match = _FRONT_MATTER.match(text.lstrip("\ufeff"))
     if not match:
-        raise EntryError(origin, "front matter", "the file must start with a '---' YAML block closed by '---'")
+        raise EntryError(
+            origin, "front matter", "the file must start with a '---' YAML block closed by '---'"
+        )
     try:
         meta = yaml.safe_load(match.group(1))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 2})" if mark is not None else ""
-        raise EntryError(origin, "front matter", f"invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        raise EntryError(
+            origin, "front matter", f"invalid YAML{where}: {getattr(exc, 'problem', exc)}"
+        ) from None
     if not isinstance(meta, dict):
         raise EntryError(origin, "front matter", "must be a YAML mapping of fields")
     draft = bool(meta.get("draft", False))
@@ -119,7 +123,11 @@ def parse_entry(text: str, *, origin: str) -> Entry:
     findings = _string_list(origin, "findings", meta.get("findings") or [], allow_empty=True)
     for code in findings:
         if code not in FINDING_CODES:
-            raise EntryError(origin, "findings", f"unknown finding code {code!r} (known: {', '.join(sorted(FINDING_CODES))})")
+            raise EntryError(
+                origin,
+                "findings",
+                f"unknown finding code {code!r} (known: {', '.join(sorted(FINDING_CODES))})",
+            )
     sections = split_sections(text[match.end() :])
     if not draft:
         for name in REQUIRED_SECTIONS:
@@ -128,7 +136,9 @@ def parse_entry(text: str, *, origin: str) -> Entry:
     return Entry(
         id=entry_id,
         title=_text(origin, "title", meta["title"]),
-        summary=str(meta.get("summary") or "").strip() if draft else _text(origin, "summary", meta["summary"]),
+        summary=str(meta.get("summary") or "").strip()
+        if draft
+        else _text(origin, "summary", meta["summary"]),
         questions=_string_list(origin, "questions", meta.get("questions") or [], allow_empty=draft),
         tags=_string_list(origin, "tags", meta.get("tags") or [], allow_empty=draft),
         sources=_string_list(origin, "source", meta.get("source") or [], allow_empty=draft),
@@ -146,7 +156,9 @@ def validate_base(entries: Sequence[Entry]) -> list[EntryError]:
     first_origin: dict[str, str] = {}
     for entry in entries:
         if entry.id in first_origin:
-            errors.append(EntryError(entry.origin, "id", f"duplicate id {entry.id!r}, also in {first_origin[entry.id]}"))
+            errors.append(
+                EntryError(entry.origin, "id", f"duplicate id {entry.id!r}, also in {first_origin[entry.id]}")
+            )
         else:
             first_origin[entry.id] = entry.origin
     for entry in entries:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -27,9 +27,13 @@ FIELD_B: dict[str, float] = {"title": 0.3, "questions": 0.5, "tags": 0.3, "body"
 K1 = 1.2
 RERANK_DEPTH = 12
 MAX_ANSWERS = 3
-#: Confidence thresholds, calibrated on tests/data (paraphrases vs off-topic questions).
+#: Confidence thresholds, calibrated on tests/data (paraphrases vs off-topic questions):
+#: the best entry must explain enough of the question in its title, questions or tags
+#: ("head"), not only somewhere in its body, where everyday words like 流程 or python live.
+MIN_HEAD_COVERAGE = 0.2
+MIN_HEAD_IDF = 5.0
 MIN_COVERAGE = 0.5
-MIN_MATCHED_IDF = 2.0
+MIN_HEAD_COVERAGE_WHEN_COVERED = 0.4
 NEAR_DUPLICATE = 88.0
 #: Secondary answers must be at least this close to the best one to be shown.
 SECONDARY_RATIO = 0.55
@@ -61,6 +65,8 @@ class Index:
     idf: dict[str, float]
     #: normalized title and questions of each doc, for near-duplicate matching
     phrasings: tuple[tuple[str, ...], ...]
+    #: terms of each doc's title, questions and tags
+    head_terms: tuple[frozenset[str], ...]
 
     @cached_property
     def max_idf(self) -> float:
@@ -85,6 +91,7 @@ class Index:
             "postings": {t: [list(p) for p in ps] for t, ps in self.postings.items()},
             "idf": self.idf,
             "phrasings": [list(p) for p in self.phrasings],
+            "head_terms": [sorted(h) for h in self.head_terms],
         }
 
     @classmethod
@@ -95,22 +102,25 @@ class Index:
             postings={t: tuple((int(d), float(w)) for d, w in ps) for t, ps in data["postings"].items()},
             idf=dict(data["idf"]),
             phrasings=tuple(tuple(p) for p in data["phrasings"]),
+            head_terms=tuple(frozenset(h) for h in data["head_terms"]),
         )
 
 
 def build_index(entries: Sequence[Entry]) -> Index:
-    per_doc_fields = [{name: analyze(value, limit=None) for name, value in field_texts(e).items()} for e in entries]
+    per_doc_fields = [
+        {name: analyze(value, limit=None) for name, value in field_texts(e).items()} for e in entries
+    ]
     avg_len = {
         name: max(1.0, sum(len(doc[name]) for doc in per_doc_fields) / max(1, len(per_doc_fields)))
         for name in FIELD_WEIGHTS
     }
     weighted: dict[str, list[tuple[int, float]]] = {}
     for doc_index, fields in enumerate(per_doc_fields):
-        tf: Counter[str] = Counter()
+        tf: dict[str, float] = {}
         for name, tokens in fields.items():
             norm = 1 - FIELD_B[name] + FIELD_B[name] * len(tokens) / avg_len[name]
             for term, count in Counter(tokens).items():
-                tf[term] += FIELD_WEIGHTS[name] * count / norm
+                tf[term] = tf.get(term, 0.0) + FIELD_WEIGHTS[name] * count / norm
         for term, value in tf.items():
             weighted.setdefault(term, []).append((doc_index, round(value, 4)))
     n_docs = len(entries)
@@ -121,6 +131,7 @@ def build_index(entries: Sequence[Entry]) -> Index:
         postings={t: tuple(ps) for t, ps in weighted.items()},
         idf=idf,
         phrasings=tuple(tuple(text.normalize(s) for s in (e.title, *e.questions)) for e in entries),
+        head_terms=tuple(frozenset(f["title"] + f["questions"] + f["tags"]) for f in per_doc_fields),
     )
 
 
@@ -130,6 +141,7 @@ class Hit:
     title: str
     score: float
     coverage: float
+    head_coverage: float
     similarity: float
 
 
@@ -144,7 +156,12 @@ def _correct_typos(index: Index, tokens: list[str]) -> list[str]:
     """Replace unknown error-string tokens (CrashLoopBakOff) by the closest known one."""
     fixed: list[str] = []
     for token in tokens:
-        if token in index.postings or not token.isascii() or len(token) < 5 or text.looks_like_identifier(token):
+        if (
+            token in index.postings
+            or not token.isascii()
+            or len(token) < 5
+            or text.looks_like_identifier(token)
+        ):
             fixed.append(token)
             continue
         best = process.extractOne(token, index.ascii_vocabulary, scorer=fuzz.ratio, score_cutoff=85)
@@ -182,45 +199,69 @@ def search(index: Index, query: str) -> Ranking:
     if not scores:
         return Ranking(query=query, confident=False, hits=_closest_titles(index, normalized))
 
-    # IDF mass of what the question says; unknown words weigh as much as the rarest known ones,
-    # object names (pod hashes, IPs) not at all: they say which object, not what went wrong.
-    def weight_of(term: str) -> float:
-        if term in index.idf:
-            return index.idf[term]
-        return 0.0 if text.looks_like_identifier(term) else index.max_idf
-
-    total_mass = sum(weight_of(t) for t in query_terms) or 1.0
+    units = _evidence_units(index, query_terms)
+    total_mass = sum(weight for weight, _ in units) or 1.0
     top = sorted(scores, key=scores.__getitem__, reverse=True)[:RERANK_DEPTH]
     best_bm25 = scores[top[0]]
     candidates: list[tuple[float, Hit]] = []
     for doc in top:
-        terms = index.doc_terms[doc]
-        matched = sum(index.idf[t] for t in query_terms if t in terms)
+        matched = sum(weight for weight, terms in units if not terms.isdisjoint(index.doc_terms[doc]))
+        head_matched = sum(weight for weight, terms in units if not terms.isdisjoint(index.head_terms[doc]))
         similarity = _similarity(normalized, index.phrasings[doc])
+        head_coverage = head_matched / total_mass
         combined = scores[doc] / best_bm25 + 0.6 * max(0.0, similarity - 60.0) / 40.0
-        candidates.append(
-            (
-                combined,
-                Hit(
-                    entry_id=index.ids[doc],
-                    title=index.titles[doc],
-                    score=0.0,
-                    coverage=round(matched / total_mass, 3),
-                    similarity=round(similarity, 1),
-                ),
-            )
+        hit = Hit(
+            entry_id=index.ids[doc],
+            title=index.titles[doc],
+            score=0.0,
+            coverage=round(matched / total_mass, 3),
+            head_coverage=round(head_coverage, 3),
+            similarity=round(similarity, 1),
         )
+        candidates.append((combined, hit))
     candidates.sort(key=lambda c: c[0], reverse=True)
     best_combined, best = candidates[0]
-    matched_best = best.coverage * total_mass
-    confident = best.similarity >= NEAR_DUPLICATE or (best.coverage >= MIN_COVERAGE and matched_best >= MIN_MATCHED_IDF)
-    hits = []
+    hits: list[Hit] = []
     for combined, hit in candidates[:MAX_ANSWERS]:
         if hits and combined < SECONDARY_RATIO * best_combined:
             break
-        score = min(1.0, 0.7 * hit.coverage + 0.3 * hit.similarity / 100.0)
-        hits.append(Hit(hit.entry_id, hit.title, round(score, 3), hit.coverage, hit.similarity))
-    return Ranking(query=query, confident=confident, hits=tuple(hits))
+        score = min(1.0, 0.4 * hit.coverage + 0.3 * hit.head_coverage + 0.3 * hit.similarity / 100.0)
+        hits.append(replace(hit, score=round(score, 3)))
+    return Ranking(query=query, confident=is_confident(best, total_mass), hits=tuple(hits))
+
+
+def _evidence_units(index: Index, query_terms: Sequence[str]) -> list[tuple[float, frozenset[str]]]:
+    """What the question says, as weighted units: a word together with the concepts it names alone.
+
+    模板 and ~template are one piece of evidence, not two; a phrase concept (一直重启 ->
+    ~crashloop) is its own. Unknown words weigh as much as the rarest known ones, except object
+    names (pod hashes, IPs: which object, not what went wrong) and synonym words (their concept
+    carries them).
+    """
+    units: list[tuple[float, frozenset[str]]] = []
+    attached: set[str] = set()
+    for term in query_terms:
+        if term.startswith(synonyms.CONCEPT_PREFIX):
+            continue
+        named = synonyms.concepts(term)
+        if term in index.idf:
+            units.append((index.idf[term], frozenset((term, *named))))
+            attached.update(named)
+        elif not named and not text.looks_like_identifier(term):
+            units.append((index.max_idf, frozenset((term,))))
+    for term in query_terms:
+        if term.startswith(synonyms.CONCEPT_PREFIX) and term not in attached:
+            units.append((index.idf.get(term, index.max_idf), frozenset((term,))))
+    return units
+
+
+def is_confident(best: Hit, total_mass: float) -> bool:
+    """Whether the best entry answers the question, rather than sharing a few words with it."""
+    if best.similarity >= NEAR_DUPLICATE:
+        return True
+    if best.head_coverage >= MIN_HEAD_COVERAGE and best.head_coverage * total_mass >= MIN_HEAD_IDF:
+        return True
+    return best.coverage >= MIN_COVERAGE and best.head_coverage >= MIN_HEAD_COVERAGE_WHEN_COVERED
 
 
 def _closest_titles(index: Index, normalized: str) -> tuple[Hit, ...]:
@@ -228,4 +269,4 @@ def _closest_titles(index: Index, normalized: str) -> tuple[Hit, ...]:
     if not normalized or not index.ids:
         return ()
     best = process.extract(normalized, index.titles, scorer=fuzz.partial_ratio, limit=MAX_ANSWERS)
-    return tuple(Hit(index.ids[i], title, 0.0, 0.0, round(score, 1)) for title, score, i in best)
+    return tuple(Hit(index.ids[i], title, 0.0, 0.0, 0.0, round(score, 1)) for title, score, i in best)
