@@ -38,7 +38,7 @@ def questions() -> list[str]:
 
 def percentile(samples: list[float], p: float) -> float:
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def report(label: str, samples_s: list[float]) -> None:
@@ -51,7 +51,11 @@ def report(label: str, samples_s: list[float]) -> None:
 
 def cli_cold_start(data_dir: Path, runs: int) -> None:
     """A fresh process answering one question, as a user at a terminal sees it."""
-    env = {**os.environ, "DEPLOYBOT_DATA_DIR": str(data_dir), "DEPLOYBOT_KNOWLEDGE_DIR": str(REPO / "knowledge")}
+    env = {
+        **os.environ,
+        "DEPLOYBOT_DATA_DIR": str(data_dir),
+        "DEPLOYBOT_KNOWLEDGE_DIR": str(REPO / "knowledge"),
+    }
     command = [sys.executable, "-m", "bot", "ask", "--json", "容器一直重启怎么办"]
     subprocess.run(command, env=env, capture_output=True, check=True)  # compiles the base once
     samples = []
@@ -79,7 +83,24 @@ def synthetic_base(target: Path, copies: int) -> None:
     sources = sorted((REPO / "knowledge").rglob("*.md"))
     sources = [p for p in sources if p.name != "README.md"]
     rng = random.Random(7)
-    words = "网关 队列 缓存 证书 订单 支付 库存 搜索 推荐 风控 报表 账单 消息 定时 任务 日志".split()
+    words = [
+        "网关",
+        "队列",
+        "缓存",
+        "证书",
+        "订单",
+        "支付",
+        "库存",
+        "搜索",
+        "推荐",
+        "风控",
+        "报表",
+        "账单",
+        "消息",
+        "定时",
+        "任务",
+        "日志",
+    ]
     target.mkdir(parents=True)
     for n in range(copies):
         src = sources[n % len(sources)]
@@ -96,7 +117,9 @@ def synthetic_base(target: Path, copies: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="skip the 10,000-entry synthetic base")
     parser.add_argument("--cold-runs", type=int, default=10)
     args = parser.parse_args()

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 
 
 @pytest.fixture(scope="module")
 def env(data_dir: Path) -> dict[str, str]:
-    return {"DEPLOYBOT_DATA_DIR": str(data_dir)}
+    # Explicit, so the installed script and `python -c` in the repo read the same entries.
+    return {"DEPLOYBOT_DATA_DIR": str(data_dir), "DEPLOYBOT_KNOWLEDGE_DIR": str(REPO / "knowledge")}
 
 
 def test_json_contract(env: dict[str, str]) -> None:
@@ -97,6 +98,7 @@ def test_control_characters_and_nul_on_stdin_are_answered() -> None:
 
 
 def test_ask_path_imports_no_kubernetes_slack_or_sqlite_utils(env: dict[str, str]) -> None:
+    assert run_cli("kb", "build", env=env).returncode == 0  # answering, not compiling, is measured
     code = (
         "import sys; from bot import cli; sys.argv=['deploybot','ask','--json','OOMKilled'];\n"
         "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
@@ -119,3 +121,16 @@ def test_every_command_has_help_text() -> None:
         return missing
 
     assert walk(main, "deploybot") == []
+
+
+def test_installed_package_answers_from_its_embedded_knowledge(tmp_path: Path) -> None:
+    # The README's first command: no knowledge folder configured, nothing compiled yet.
+    env = {k: v for k, v in os.environ.items() if k != "DEPLOYBOT_KNOWLEDGE_DIR"}
+    env["DEPLOYBOT_DATA_DIR"] = str(tmp_path / "fresh")
+    script = Path(sys.executable).with_name("deploybot")
+    done = subprocess.run(
+        [str(script), "ask", "--json", "容器一直重启怎么办"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["confident"] is True
+    assert (tmp_path / "fresh" / "knowledge.sqlite").exists()
