@@ -129,7 +129,11 @@ def test_installed_package_answers_from_its_embedded_knowledge(tmp_path: Path) -
     env["DEPLOYBOT_DATA_DIR"] = str(tmp_path / "fresh")
     script = Path(sys.executable).with_name("deploybot")
     done = subprocess.run(
-        [str(script), "ask", "--json", "容器一直重启怎么办"], capture_output=True, text=True, env=env, timeout=60
+        [str(script), "ask", "--json", "容器一直重启怎么办"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["confident"] is True
