@@ -82,6 +82,46 @@ def ask(question: tuple[str, ...], as_json: bool) -> None:
         emit(services.ask(kb, line))
 
 
+def _environment(config_option: Path | None, name: str) -> tuple[Settings, Any]:
+    from bot import config_file
+
+    settings = Settings.from_env()
+    config = config_file.load_config(config_file.config_path(config_option, settings.config_file))
+    return settings, config_file.environment(config, name)
+
+
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_option",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="deploybot.yaml to read (default: $DEPLOYBOT_CONFIG, then ./deploybot.yaml).",
+)
+
+
+@main.command()
+@click.argument("env_name", metavar="ENV")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON contract.")
+@CONFIG_OPTION
+@handles_errors
+def inspect(env_name: str, as_json: bool, config_option: Path | None) -> None:
+    """Diagnose environment ENV: pods, events, workloads, nodes and release orders."""
+    from bot import services
+    from bot.adapters.kube import KubeClient
+    from bot.knowledge_base import KnowledgeBase
+    from bot.render import inspection
+
+    settings, env = _environment(config_option, env_name)
+    client = KubeClient.connect(kubeconfig=env.kubeconfig, context=env.context)
+    try:
+        result = services.inspect(client, env, KnowledgeBase.open(settings))
+    finally:
+        client.close()
+    if as_json:
+        click.echo(json.dumps(inspection.to_json(result), ensure_ascii=False))
+    else:
+        click.echo(inspection.to_text(result))
+
+
 @main.group()
 def kb() -> None:
     """Build, inspect and grow the knowledge base."""

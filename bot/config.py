@@ -31,6 +31,8 @@ def _default_data_dir(env: Mapping[str, str]) -> Path:
 class Settings:
     knowledge_dir: Path
     data_dir: Path
+    #: DEPLOYBOT_CONFIG; `--config` wins over it, ./deploybot.yaml is the fallback
+    config_file: Path | None = None
 
     @property
     def knowledge_db(self) -> Path:
@@ -41,7 +43,9 @@ class Settings:
         env = os.environ if env is None else env
         knowledge = env.get("DEPLOYBOT_KNOWLEDGE_DIR")
         data = env.get("DEPLOYBOT_DATA_DIR")
+        config_file = env.get("DEPLOYBOT_CONFIG")
         return cls(
+            config_file=Path(config_file).expanduser() if config_file else None,
             knowledge_dir=Path(knowledge).expanduser() if knowledge else _shipped_knowledge_dir(),
             data_dir=Path(data).expanduser() if data else _default_data_dir(env),
         )

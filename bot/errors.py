@@ -22,3 +22,49 @@ class KnowledgeError(DeploybotError):
         self.problems = list(problems)
         head = f"the knowledge base has {len(self.problems)} problem(s):"
         super().__init__("\n".join([head, *(f"  - {p}" for p in self.problems)]))
+
+
+class ConfigError(DeploybotError):
+    """deploybot.yaml is missing or invalid: every problem names the file, environment and field."""
+
+    exit_code = 2
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        if len(self.problems) == 1:
+            super().__init__(f"bad config: {self.problems[0]}")
+        else:
+            super().__init__("\n".join(["bad config:", *(f"  - {p}" for p in self.problems)]))
+
+
+class UnknownEnvironment(DeploybotError):
+    exit_code = 2
+
+    def __init__(self, name: str, suggestions: Sequence[str], known: Sequence[str]) -> None:
+        self.name, self.suggestions = name, list(suggestions)
+        hint = (
+            f"did you mean {', '.join(self.suggestions)}?"
+            if self.suggestions
+            else f"known: {', '.join(known) if known else 'none (add environments to deploybot.yaml)'}"
+        )
+        super().__init__(f"no such environment: {name!r}; {hint}")
+
+
+class ClusterError(DeploybotError):
+    """The Kubernetes API could not answer; the message says what to do about it."""
+
+
+class ClusterUnreachable(ClusterError):
+    pass
+
+
+class ClusterForbidden(ClusterError):
+    pass
+
+
+class ClusterUnauthorized(ClusterError):
+    pass
+
+
+class ClusterConflict(ClusterError):
+    """409: the object exists already, or changed since it was read (optimistic concurrency)."""

@@ -1,0 +1,178 @@
+"""Environments from deploybot.yaml: parsed and validated as data, every problem named.
+
+Pure: the caller reads the file and hands over the parsed YAML and where it came from, so
+an error can say "deploybot.yaml: environments.shop-prod.selector: ...".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+ENVIRONMENT_KEYS = frozenset({"namespace", "selector", "context", "protected", "operators", "kubeconfig"})
+TOP_LEVEL_KEYS = frozenset({"environments"})
+
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_LABEL_PREFIX = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+_KEY = re.compile(rf"^({_LABEL_PREFIX}/)?{_LABEL_NAME}$")
+_VALUE = re.compile(rf"^({_LABEL_NAME})?$")
+_SET_REQUIREMENT = re.compile(r"^(?P<key>\S+)\s+(?P<op>in|notin)\s+\((?P<values>[^()]*)\)$")
+_EQUALITY = re.compile(r"^(?P<key>[^=!\s]+)\s*(?P<op>==|=|!=)\s*(?P<value>\S*)$")
+_EXISTS = re.compile(r"^(?P<neg>!?)\s*(?P<key>\S+)$")
+_OPERATOR_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    namespace: str
+    selector: str = ""
+    context: str | None = None
+    kubeconfig: str | None = None
+    protected: bool = False
+    operators: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    origin: str
+    environments: Mapping[str, Environment]
+
+    def names(self) -> list[str]:
+        return sorted(self.environments)
+
+
+def closest_names(config: Config, wanted: str, limit: int = 3) -> list[str]:
+    """Names that look like what the person typed (shop-prd -> shop-prod)."""
+    found = process.extract(wanted, config.names(), scorer=fuzz.WRatio, limit=limit, score_cutoff=60)
+    return [candidate for candidate, _, _ in found]
+
+
+def selector_problem(selector: str) -> str | None:
+    """Why a label selector is invalid, in Kubernetes' own grammar; None when it is fine."""
+    for requirement in _split_requirements(selector):
+        requirement = requirement.strip()
+        if not requirement:
+            return "empty requirement (two commas, or a trailing comma)"
+        if match := _SET_REQUIREMENT.match(requirement):
+            key, values = match["key"], [v.strip() for v in match["values"].split(",")]
+            bad_values = [v for v in values if not _VALUE.match(v)]
+            if bad_values:
+                return f"invalid value {bad_values[0]!r} in {requirement!r}"
+        elif match := _EQUALITY.match(requirement):
+            key = match["key"]
+            if not _VALUE.match(match["value"]):
+                return f"invalid value {match['value']!r} in {requirement!r}"
+        elif match := _EXISTS.match(requirement):
+            key = match["key"]
+        else:
+            return f"cannot parse {requirement!r}"
+        if not _KEY.match(key) or len(key.rsplit("/", 1)[-1]) > 63:
+            return f"invalid label key {key!r}"
+    return None
+
+
+def _split_requirements(selector: str) -> list[str]:
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for char in selector:
+        depth += char == "("
+        depth -= char == ")"
+        if char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def parse_config(data: Any, origin: str) -> tuple[Config, list[str]]:
+    """The config and every problem found ("deploybot.yaml: environments.shop.namespace: missing")."""
+    problems: list[str] = []
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        return Config(origin, {}), [f"{origin}: expected a mapping with an `environments` key"]
+    for key in sorted(set(data) - TOP_LEVEL_KEYS):
+        problems.append(f"{origin}: {key}: unknown key (expected: environments)")
+    raw_envs = data.get("environments") or {}
+    if not isinstance(raw_envs, Mapping):
+        return Config(origin, {}), [
+            *problems,
+            f"{origin}: environments: expected a mapping of name -> settings",
+        ]
+    environments: dict[str, Environment] = {}
+    for raw_name, raw in raw_envs.items():
+        env_name = str(raw_name)
+        where = f"{origin}: environments.{env_name}"
+        env, env_problems = _parse_environment(env_name, raw, where)
+        problems.extend(env_problems)
+        if env is not None:
+            environments[env_name] = env
+    return Config(origin, environments), problems
+
+
+def _parse_environment(env_name: str, raw: Any, where: str) -> tuple[Environment | None, list[str]]:
+    problems: list[str] = []
+    if not _NAME.match(env_name):
+        problems.append(f"{where}: invalid name (lowercase letters, digits and '-')")
+    if not isinstance(raw, Mapping):
+        return None, [*problems, f"{where}: expected a mapping with at least `namespace`"]
+    for key in sorted(set(raw) - ENVIRONMENT_KEYS):
+        problems.append(
+            f"{where}.{key}: unknown key (expected one of: {', '.join(sorted(ENVIRONMENT_KEYS))})"
+        )
+    namespace = raw.get("namespace")
+    if not isinstance(namespace, str) or not namespace:
+        problems.append(f"{where}.namespace: missing (the Kubernetes namespace of this environment)")
+    elif not _NAME.match(namespace) or len(namespace) > 63:
+        problems.append(f"{where}.namespace: {namespace!r} is not a valid namespace name")
+    selector = raw.get("selector") or ""
+    if not isinstance(selector, str):
+        problems.append(f"{where}.selector: expected a string like app=shop,env=prod")
+        selector = ""
+    elif selector and (why := selector_problem(selector)):
+        problems.append(f"{where}.selector: {why}")
+    for key in ("context", "kubeconfig"):
+        if raw.get(key) is not None and not isinstance(raw.get(key), str):
+            problems.append(f"{where}.{key}: expected a string")
+    protected = raw.get("protected", False)
+    if not isinstance(protected, bool):
+        problems.append(f"{where}.protected: expected true or false")
+    operators = _operators(raw.get("operators"), f"{where}.operators", problems)
+    if problems:
+        return None, problems
+    return (
+        Environment(
+            name=env_name,
+            namespace=str(namespace),
+            selector=selector.strip(),
+            context=raw.get("context"),
+            kubeconfig=raw.get("kubeconfig"),
+            protected=bool(protected),
+            operators=operators,
+        ),
+        [],
+    )
+
+
+def _operators(raw: Any, where: str, problems: list[str]) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, Sequence) or isinstance(raw, str):
+        problems.append(f"{where}: expected a list of Slack user or user-group ids like [U012ABCDEF]")
+        return ()
+    found: list[str] = []
+    for item in raw:
+        if not isinstance(item, str) or not _OPERATOR_ID.match(item):
+            problems.append(f"{where}: {item!r} is not a Slack user (U…/W…) or user-group (S…) id")
+        else:
+            found.append(item)
+    return tuple(found)

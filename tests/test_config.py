@@ -1,0 +1,128 @@
+"""deploybot.yaml: valid configs load; every mistake is named by file, environment and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot import config_file
+from bot.domain.environments import selector_problem
+from bot.errors import ConfigError, UnknownEnvironment
+
+GOOD = """
+environments:
+  shop-prod:
+    namespace: shop
+    selector: app=shop,env in (prod, canary),!legacy
+    context: prod
+    protected: true
+    operators: [U012ABCDEF, S0PLATFORM]
+  shop-staging:
+    namespace: shop-staging
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "deploybot.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_valid_config_loads_with_defaults(tmp_path: Path) -> None:
+    config = config_file.load_config(write(tmp_path, GOOD))
+    prod = config_file.environment(config, "shop-prod")
+    assert (prod.namespace, prod.context, prod.protected) == ("shop", "prod", True)
+    assert prod.operators == ("U012ABCDEF", "S0PLATFORM")
+    staging = config.environments["shop-staging"]
+    assert (staging.selector, staging.protected, staging.operators) == ("", False, ())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "environments:\n  shop:\n    namespace: shop\n    namspace: x\n",
+            "environments.shop.namspace: unknown key",
+        ),
+        ("environments:\n  shop:\n    selector: app=shop\n", "environments.shop.namespace: missing"),
+        (
+            "environments:\n  shop:\n    namespace: Shop_NS\n",
+            "environments.shop.namespace: 'Shop_NS' is not a valid",
+        ),
+        (
+            "environments:\n  shop:\n    namespace: s\n    selector: 'app=,=x'\n",
+            "environments.shop.selector:",
+        ),
+        (
+            "environments:\n  shop:\n    namespace: s\n    protected: yes please\n",
+            "environments.shop.protected:",
+        ),
+        ("environments:\n  shop:\n    namespace: s\n    operators: alice\n", "environments.shop.operators:"),
+        ("environments:\n  shop:\n    namespace: s\n    operators: [alice]\n", "'alice' is not a Slack user"),
+        ("environmnets: {}\n", "environmnets: unknown key"),
+        ("environments:\n  shop: {namespace: a}\n  shop: {namespace: b}\n", "duplicate key 'shop'"),
+        ("environments: [shop]\n", "environments: expected a mapping"),
+        ("environments:\n  shop:\n    namespace: [unclosed\n", "deploybot.yaml:"),
+    ],
+)
+def test_bad_config_names_file_environment_and_field(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_file.load_config(write(tmp_path, text))
+    message = str(caught.value)
+    assert expected in message
+    assert "deploybot.yaml" in message
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    text = "environments:\n  a:\n    namespace: ok\n    bogus: 1\n  b:\n    selector: 'x in (a'\n"
+    with pytest.raises(ConfigError) as caught:
+        config_file.load_config(write(tmp_path, text))
+    assert len(caught.value.problems) >= 3
+
+
+def test_missing_config_says_where_it_looked(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"not found .*--config.*DEPLOYBOT_CONFIG"):
+        config_file.load_config(tmp_path / "nope.yaml")
+
+
+def test_config_path_precedence(tmp_path: Path) -> None:
+    option, from_env = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    assert config_file.config_path(option, from_env) == option
+    assert config_file.config_path(None, from_env) == from_env
+    assert config_file.config_path(None, None) == Path("deploybot.yaml")
+
+
+def test_unknown_environment_suggests_the_closest_names(tmp_path: Path) -> None:
+    config = config_file.load_config(write(tmp_path, GOOD))
+    with pytest.raises(UnknownEnvironment) as caught:
+        config_file.environment(config, "shop-prd")
+    assert "no such environment: 'shop-prd'" in str(caught.value)
+    assert caught.value.suggestions[0] == "shop-prod"
+    with pytest.raises(UnknownEnvironment, match="known: shop-prod, shop-staging"):
+        config_file.environment(config, "zzzzzz")
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        "app=shop",
+        "app==shop,env!=dev",
+        "tier in (web, api)",
+        "env notin (dev)",
+        "canary",
+        "!legacy",
+        "example.com/team=payments",
+        "app.kubernetes.io/name=shop",
+    ],
+)
+def test_valid_selectors(selector: str) -> None:
+    assert selector_problem(selector) is None
+
+
+@pytest.mark.parametrize(
+    "selector",
+    ["app=shop,", "=shop", "app=sh op", "tier in (web", "-bad=x", "a" * 64 + "=x", "app=shop!"],
+)
+def test_invalid_selectors(selector: str) -> None:
+    assert selector_problem(selector) is not None
