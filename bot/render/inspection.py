@@ -85,7 +85,9 @@ def to_json(result: InspectResult) -> dict[str, Any]:
 
 
 def _order_line(order: ReleaseOrder) -> str:
-    versions = f"{order.old_version or '?'} → {order.new_version or '?'}"
+    versions = (
+        f"{order.old_version} → {order.new_version}" if order.old_version else f"{order.new_version or '?'}"
+    )
     counts = f"{order.updated}/{order.desired} updated, {order.ready} ready"
     line = f"  {order.target}  {order.state}  batch {order.batch}/{order.batches}  {versions}  ({counts})"
     return line + (f"\n    {order.reason}" if order.reason else "")
