@@ -122,6 +122,109 @@ def inspect(env_name: str, as_json: bool, config_option: Path | None) -> None:
         click.echo(inspection.to_text(result))
 
 
+@main.command()
+@click.argument("env_name", metavar="ENV")
+@click.argument("action")
+@click.argument("target", required=False)
+@click.option(
+    "--replicas", type=click.IntRange(min=0), help="For scale: the replica count (0 remembers the old one)."
+)
+@click.option("--container", help="For logs: which container (default: the first).")
+@click.option("--previous", is_flag=True, help="For logs: the previous (crashed) container.")
+@click.option("--force", is_flag=True, help="For delete_pod: no grace period.")
+@click.option("--as", "actor", help="Acting identity, a Slack user id (default: the OS user).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--dry-run", is_flag=True, help="Only say what would change.")
+@click.option("--key", help="Idempotency key: the same key runs at most once.")
+@click.option("--expect", help="Refuse unless the target is still at this state (generation/revision).")
+@CONFIG_OPTION
+@handles_errors
+def act(
+    env_name: str,
+    action: str,
+    target: str | None,
+    replicas: int | None,
+    container: str | None,
+    previous: bool,
+    force: bool,
+    actor: str | None,
+    yes: bool,
+    dry_run: bool,
+    key: str | None,
+    expect: str | None,
+    config_option: Path | None,
+) -> None:
+    """Run ACTION on environment ENV (TARGET: workload or pod), with the checks a Slack button gets."""
+    import getpass
+
+    from bot import action_service
+    from bot.adapters.action_store import ActionStore
+    from bot.adapters.kube import KubeClient
+    from bot.domain.actions import ActionRequest, Plan
+
+    settings, env = _environment(config_option, env_name)
+    params = {"replicas": str(replicas)} if replicas is not None else {}
+    params |= {"container": container} if container else {}
+    params |= {"previous": "true"} if previous else {}
+    params |= {"force": "true"} if force else {}
+    request = ActionRequest(
+        environment=env.name,
+        action=action,
+        target=target,
+        actor=actor or getpass.getuser(),
+        params=params,
+        expected=expect,
+        key=key,
+    )
+
+    def confirm(plan: Plan) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            from bot.errors import UsageError
+
+            raise UsageError(f"about to {plan.description}; pass --yes to confirm when not at a terminal")
+        return click.confirm(f"{plan.description}?", default=False)
+
+    store = ActionStore(settings.state_db)
+    client = KubeClient.connect(kubeconfig=env.kubeconfig, context=env.context)
+    try:
+        result = action_service.act(client, env, request, store, dry_run=dry_run, confirm=confirm)
+    finally:
+        client.close()
+        store.close()
+    click.echo(result.output if result.outcome == "read" else result.message)
+
+
+@main.command()
+@click.argument("env_name", metavar="ENV", required=False)
+@click.option("--limit", type=click.IntRange(min=1, max=1000), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@handles_errors
+def audit(env_name: str | None, limit: int, as_json: bool) -> None:
+    """Recent actions (all environments, or ENV): who, what, on which target, and how it ended."""
+    from datetime import UTC, datetime
+
+    from bot.adapters.action_store import ActionStore
+
+    store = ActionStore(Settings.from_env().state_db)
+    try:
+        rows = store.recent(env_name, limit)
+    finally:
+        store.close()
+    for row in rows:
+        when = datetime.fromtimestamp(row.at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        if as_json:
+            click.echo(
+                json.dumps({**row.__dict__, "at": when, "params": dict(row.params)}, ensure_ascii=False)
+            )
+        else:
+            what = f"{row.action} {row.target}"
+            click.echo(f"{when}  {row.environment}  {row.actor}  {what}  {row.outcome}: {row.message}")
+    if not rows and not as_json:
+        click.echo("no actions recorded yet")
+
+
 @main.group()
 def kb() -> None:
     """Build, inspect and grow the knowledge base."""

@@ -38,6 +38,11 @@ class Settings:
     def knowledge_db(self) -> Path:
         return self.data_dir / "knowledge.sqlite"
 
+    @property
+    def state_db(self) -> Path:
+        """Audit trail and idempotency keys (and, later, feedback): durable, unlike the compiled base."""
+        return self.data_dir / "deploybot.sqlite"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env

@@ -68,3 +68,25 @@ class ClusterUnauthorized(ClusterError):
 
 class ClusterConflict(ClusterError):
     """409: the object exists already, or changed since it was read (optimistic concurrency)."""
+
+
+class Refused(DeploybotError):
+    """The action was not run: not allowed, stale, already done, or not applicable."""
+
+    exit_code = 3
+
+
+class NotAllowed(Refused):
+    pass
+
+
+class Stale(Refused):
+    pass
+
+
+class AlreadyDone(Refused):
+    pass
+
+
+class ActionFailed(DeploybotError):
+    """The cluster refused or failed the change; nothing else was changed after the failing call."""

@@ -126,10 +126,32 @@ class KubeClient:
         what: str = "",
     ) -> dict[str, Any]:
         """One API call; JSON in and out; errors named for the person who has to fix them."""
+        data = self._call(method, path, query=query, body=body, content_type=content_type, what=what)
+        parsed: dict[str, Any] = json.loads(data) if data else {}
+        return parsed
+
+    def request_text(
+        self, method: str, path: str, *, query: Sequence[tuple[str, str]] = (), what: str = ""
+    ) -> str:
+        """For the few endpoints that answer plain text (pods/log)."""
+        data = self._call(method, path, query=query, what=what, accept="text/plain")
+        return data.decode("utf-8", errors="replace")
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Sequence[tuple[str, str]] = (),
+        body: Any = None,
+        content_type: str = "application/json",
+        what: str = "",
+        accept: str = "application/json",
+    ) -> bytes:
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": accept}
         if body is not None:
             headers["Content-Type"] = content_type
         self.calls += 1
@@ -149,7 +171,7 @@ class KubeClient:
                 body=body_,
                 _request_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
             )
-            data = response.read()
+            data: bytes = response.read() or b""
         except ApiException as exc:  # status 0: TLS or transport failures the client wraps
             raise ClusterUnreachable(
                 f"cannot reach the Kubernetes API at {self.server}: {_reason(exc)}"
@@ -160,8 +182,7 @@ class KubeClient:
             ) from None
         if not 200 <= response.status < 300:
             raise api_error(response.status, data, what or f"{method} {path}", self)
-        parsed: dict[str, Any] = json.loads(data) if data else {}
-        return parsed
+        return data
 
     def list_objects(self, spec: ListSpec, namespace: str, selector: str = "") -> list[dict[str, Any]]:
         query = [("labelSelector", selector)] if spec.selector and selector else []
