@@ -225,6 +225,25 @@ def audit(env_name: str | None, limit: int, as_json: bool) -> None:
         click.echo("no actions recorded yet")
 
 
+@main.command()
+@CONFIG_OPTION
+@handles_errors
+def serve(config_option: Path | None) -> None:
+    """Run the Slack app: Socket Mode with SLACK_APP_TOKEN, else HTTP on $PORT (default 3000)."""
+    import asyncio
+    import logging
+    import os
+
+    from bot import config_file
+    from bot.slack import serve as slack_serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings.from_env()
+    slack = slack_serve.SlackSettings.from_env(os.environ)
+    config = config_file.load_config(config_file.config_path(config_option, settings.config_file))
+    asyncio.run(slack_serve.run(settings, slack, config))
+
+
 @main.group()
 def kb() -> None:
     """Build, inspect and grow the knowledge base."""
@@ -267,6 +286,21 @@ def kb_show(entry_id: str) -> None:
     if entry is None:
         raise UsageError(f"no entry with id {entry_id!r} (see `deploybot kb list`)")
     click.echo(f"# {entry.title}  [{entry.id}]\n\n{entry.summary}\n\n{entry.body}\n\nsource: {entry.source}")
+
+
+@kb.command("feedback")
+@click.option("--limit", type=click.IntRange(min=1, max=500), default=50, show_default=True)
+@handles_errors
+def kb_feedback(limit: int) -> None:
+    """Questions the bot could not answer and answers voted down: what to write next."""
+    from bot.adapters.slack_store import SlackStore
+
+    rows = SlackStore(Settings.from_env().state_db).feedback_summary(limit)
+    for row in rows:
+        status = "unanswered" if not row.confident else f"+{row.votes_up} -{row.votes_down} {row.entry_id}"
+        click.echo(f"{status:40} {row.question}")
+    if not rows:
+        click.echo("no feedback recorded yet")
 
 
 @kb.command("import")

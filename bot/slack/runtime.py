@@ -1,0 +1,261 @@
+"""What the Slack listeners call: intents in, message payloads out.
+
+Everything Slack-specific about *what* to say lives here and in blocks.py; *how* it reaches
+Slack (ack, respond, chat.update) is app.py's job.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bot import action_service, services
+from bot.adapters.action_store import ActionStore
+from bot.adapters.kube import KubeClient
+from bot.adapters.slack_store import SlackStore
+from bot.domain import actions, intents, releases
+from bot.domain.actions import ActionRequest
+from bot.domain.environments import Config, Environment, closest_names
+from bot.errors import ClusterError, DeploybotError, Refused
+from bot.knowledge_base import KnowledgeBase
+from bot.slack import blocks
+from bot.slack.metrics import Metrics
+
+log = logging.getLogger(__name__)
+HELP = (
+    "*deploybot* — `/deploybot ask <问题>` (or just the question) · "
+    "`/deploybot inspect <env>` (`env`, `诊断`) · "
+    "`/deploybot orders <env>` · `/deploybot audit [env]` · `/deploybot help`\n"
+    "Mention me in a channel: `@deploybot 看看 shop-prod`, or ask anything; "
+    "in a thread about an environment, "
+    "`那怎么回滚?` offers the rollback."
+)
+
+
+@dataclass
+class Runtime:
+    kb: KnowledgeBase
+    config: Config
+    action_store: ActionStore
+    slack_store: SlackStore
+    metrics: Metrics = field(default_factory=Metrics)
+    #: thread ts -> the environment the thread is about (bounded)
+    threads: OrderedDict[str, str] = field(default_factory=OrderedDict)
+    _clients: dict[tuple[str | None, str | None], KubeClient] = field(default_factory=dict)
+
+    # -- context ------------------------------------------------------------------------------
+    def remember(self, thread_ts: str | None, environment: str) -> None:
+        if not thread_ts:
+            return
+        self.threads[thread_ts] = environment
+        self.threads.move_to_end(thread_ts)
+        while len(self.threads) > 2000:
+            self.threads.popitem(last=False)
+
+    def client_for(self, env: Environment) -> KubeClient:
+        key = (env.kubeconfig, env.context)
+        if key not in self._clients:
+            self._clients[key] = KubeClient.connect(kubeconfig=env.kubeconfig, context=env.context)
+        return self._clients[key]
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+
+    # -- intents ------------------------------------------------------------------------------
+    def intent_of_command(self, text: str) -> intents.Intent:
+        return intents.parse_command(text, self.config.names())
+
+    def intent_of_message(self, text: str, thread_ts: str | None) -> intents.Intent:
+        known = self.threads.get(thread_ts) if thread_ts else None
+        return intents.route_message(text, self.config.names(), thread_environment=known)
+
+    # -- answers ------------------------------------------------------------------------------
+    def answer(self, question: str, user: str) -> dict[str, Any]:
+        started = time.monotonic()
+        try:
+            result = services.ask(self.kb, question)
+        except DeploybotError as exc:
+            return blocks.text_reply(str(exc))
+        self.metrics.inc("deploybot_answers_total", confident=str(result.confident).lower())
+        self.metrics.observe("ask", time.monotonic() - started)
+        entries = [a.entry for a in result.answers]
+        if not result.confident:
+            self.slack_store.record_feedback(
+                user=user, question=result.query, entry_id="", confident=False, vote="unanswered"
+            )
+            return blocks.answer(result.query, False, entries)
+        ref = self.slack_store.save_ref(
+            {"kind": "feedback", "question": result.query, "entry": entries[0].id}
+        )
+        return blocks.answer(result.query, True, entries, feedback_ref=ref)
+
+    def topic(self, entry_id: str) -> dict[str, Any]:
+        entry = self.kb.entry(entry_id)
+        if entry is None:
+            return blocks.text_reply(f"no entry {entry_id!r}")
+        return blocks.answer(entry.title, True, [entry])
+
+    def feedback(self, ref: str, user: str, vote: str) -> str:
+        payload = self.slack_store.load_ref(ref)
+        if not payload or payload.get("kind") != "feedback":
+            return "this feedback button has expired"
+        self.slack_store.record_feedback(
+            user=user, question=payload["question"], entry_id=payload["entry"], confident=True, vote=vote
+        )
+        return "谢谢反馈 / thanks for the feedback"
+
+    def help(self) -> dict[str, Any]:
+        return blocks.text_reply(HELP)
+
+    def needs_environment(self, intent: intents.NeedsEnvironment) -> dict[str, Any]:
+        names = self.config.names()
+        if intent.given:
+            close = closest_names(self.config, intent.given.split()[0])
+            hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(names) or 'none'}"
+            return blocks.text_reply(f"no such environment: {intent.given.split()[0]!r}; {hint}")
+        return blocks.text_reply(f"which environment? known: {', '.join(names) or 'none configured'}")
+
+    # -- inspection ---------------------------------------------------------------------------
+    async def inspect(self, name: str, *, done_note: str = "") -> dict[str, Any]:
+        env = self.config.environments[name]
+        started = time.monotonic()
+        try:
+            result = await services.inspect_async(self.client_for(env), env, self.kb)
+        except ClusterError as exc:
+            self.metrics.inc("deploybot_inspections_total", result="error")
+            return blocks.text_reply(f":warning: {env.name}: {exc}")
+        self.metrics.inc("deploybot_inspections_total", result="ok" if not result.findings else "findings")
+        self.metrics.observe("inspect", time.monotonic() - started)
+        titles = {i: e.title for f in result.findings for i in f.kb if (e := self.kb.entry(i))}
+        return blocks.inspection(
+            environment=env.name,
+            summary=result.summary,
+            orders=result.orders,
+            findings=result.findings,
+            buttons=self._buttons(env, result),
+            kb_titles=titles,
+            unavailable=dict(result.snapshot.unavailable),
+            taken_at=result.snapshot.taken_at,
+            done_note=done_note,
+        )
+
+    def _buttons(self, env: Environment, result: services.InspectResult) -> list[blocks.Button]:
+        """A button per offered action that can be planned now; its ref remembers what it was planned on."""
+        made: list[blocks.Button] = []
+        seen: set[tuple[str, str]] = set()
+        for finding in result.findings:
+            for offer in finding.actions:
+                if (offer.action, offer.target) in seen:
+                    continue
+                seen.add((offer.action, offer.target))
+                request = ActionRequest(
+                    env.name, offer.action, offer.target, "preview", params=dict(offer.params)
+                )
+                try:
+                    plan = actions.plan(request, env, result.snapshot, now=datetime.now(UTC))
+                except actions.ActionRefused:
+                    continue
+                expected = None if plan.target.startswith("Pod/") else plan.fingerprint
+                ref = self.slack_store.save_ref(
+                    {
+                        "kind": "action",
+                        "environment": env.name,
+                        "action": offer.action,
+                        "target": offer.target,
+                        "params": dict(offer.params),
+                        "expected": expected,
+                    }
+                )
+                made.append(
+                    blocks.Button(
+                        offer.action, offer.target, ref, plan.description if plan.changing else None
+                    )
+                )
+        return made
+
+    async def orders(self, name: str) -> dict[str, Any]:
+        env = self.config.environments[name]
+        try:
+            result = await services.inspect_async(self.client_for(env), env, None)
+        except ClusterError as exc:
+            return blocks.text_reply(f":warning: {env.name}: {exc}")
+        return blocks.orders_list(env.name, releases.release_orders(result.snapshot))
+
+    def audit(self, name: str | None) -> dict[str, Any]:
+        rows = self.action_store.recent(name, 15)
+        if not rows:
+            return blocks.text_reply("no actions recorded yet")
+        lines = [
+            f"{datetime.fromtimestamp(r.at, UTC):%m-%d %H:%M} {r.environment} {r.actor}"
+            f" {r.action} {r.target} {r.outcome}"
+            for r in rows
+        ]
+        return blocks.text_reply("\n".join(lines), code=True)
+
+    async def propose(self, intent: intents.Propose) -> dict[str, Any]:
+        """ "那怎么回滚?" in a thread about shop-prod: plan it now and offer one confirmable button."""
+        env = self.config.environments[intent.environment]
+        try:
+            result = await services.inspect_async(self.client_for(env), env, None)
+            request = ActionRequest(env.name, intent.action, None, "preview", params=dict(intent.params))
+            plan = actions.plan(request, env, result.snapshot, now=datetime.now(UTC))
+        except (actions.ActionRefused, ClusterError) as exc:
+            return blocks.text_reply(f"{intent.action} on {env.name}: {exc}")
+        ref = self.slack_store.save_ref(
+            {
+                "kind": "action",
+                "environment": env.name,
+                "action": intent.action,
+                "target": plan.target,
+                "params": dict(intent.params),
+                "expected": None if plan.target.startswith("Pod/") else plan.fingerprint,
+            }
+        )
+        return blocks.proposal(
+            plan.description, blocks.Button(intent.action, plan.target, ref, plan.description)
+        )
+
+    # -- clicks -------------------------------------------------------------------------------
+    async def click(self, ref: str, user: str) -> tuple[str, str]:
+        """Run the action behind a button. Returns (kind, text): done | read | refused | failed."""
+        payload = self.slack_store.load_ref(ref)
+        if not payload or payload.get("kind") != "action":
+            return "refused", "this button has expired or is unknown; inspect again"
+        env = self.config.environments.get(payload["environment"])
+        if env is None:
+            return "refused", f"environment {payload['environment']!r} is no longer configured"
+        request = ActionRequest(
+            environment=env.name,
+            action=payload["action"],
+            target=payload["target"],
+            actor=user,
+            params=payload.get("params") or {},
+            expected=payload.get("expected"),
+            key=ref,
+        )
+        started = time.monotonic()
+        try:
+            outcome = await action_service.act_async(self.client_for(env), env, request, self.action_store)
+        except Refused as exc:
+            self.metrics.inc("deploybot_actions_total", action=request.action, result="refused")
+            return "refused", str(exc)
+        except DeploybotError as exc:
+            self.metrics.inc("deploybot_actions_total", action=request.action, result="failed")
+            return "failed", str(exc)
+        self.metrics.inc("deploybot_actions_total", action=request.action, result=outcome.outcome)
+        self.metrics.observe("action", time.monotonic() - started)
+        if outcome.outcome == "read":
+            return "read", outcome.output
+        return (
+            "done",
+            f":white_check_mark: <@{user}> {outcome.plan.description} ({datetime.now(UTC):%H:%M UTC})",
+        )
+
+    def environment_of(self, ref: str) -> str | None:
+        payload = self.slack_store.load_ref(ref)
+        return str(payload["environment"]) if payload and "environment" in payload else None

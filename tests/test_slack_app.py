@@ -1,0 +1,411 @@
+"""The Slack app through its real HTTP interface, as Slack drives it.
+
+Signed requests go to deploybot's own server on a local port; its Web API calls go to a local
+Slack API server that records them (SLACK_API_URL); the cluster behind it is kube-local.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import Settings
+from bot.domain.environments import Config, Environment
+from bot.slack.app import build_app
+from bot.slack.serve import make_runtime, web_app
+from tests import k8s_objects as k
+from tests.conftest import REPO, run_cli
+from tests.kube_cluster import BOT_KUBECONFIG_VAR, Cluster, kubeconfig_or_skip
+from tests.rbac import chart_rules
+from tests.slack_harness import (
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    FakeSlack,
+    LoopThread,
+    click_body,
+    command_body,
+    event_body,
+    get,
+    post,
+    serve_app,
+    signed_headers,
+    start_fake_slack,
+)
+from tests.test_inspect_cli import load
+from tests.test_kube_adapter import SlowApi, fake_kubeconfig
+
+OPERATOR, STRANGER = "U0OPERATOR", "U0STRANGER"
+
+
+class SlackWorld:
+    def __init__(self, cluster: Cluster, tmp: Path) -> None:
+        self.cluster = cluster
+        self.loop = LoopThread()
+        self.fake, _ = start_fake_slack(self.loop)
+        self.ns = cluster.namespace("slack")
+        old = k.container(image=f"{k.REGISTRY}/web:v1.4.2")
+        new = k.container(image=f"{k.REGISTRY}/web:v1.4.3")
+        load(
+            cluster,
+            self.ns,
+            [
+                k.deployment(replicas=2, containers=[new], revision=4),
+                k.replicaset("shop-web-7d9f8c6b5", containers=[old], revision=3, replicas=0),
+                k.replicaset(
+                    "shop-web-5c8d7f9b4", template_hash="5c8d7f9b4", containers=[new], revision=4, replicas=2
+                ),
+                *k.crash_loop_pods(2),
+            ],
+        )
+        namespaced, _ = chart_rules()
+        cluster.grant(self.ns, "deploybot", namespaced)
+        self.slow_server = ThreadingHTTPServer(("127.0.0.1", 0), SlowApi)
+        threading.Thread(target=self.slow_server.serve_forever, daemon=True).start()
+        slow_kubeconfig = fake_kubeconfig(tmp, f"http://127.0.0.1:{self.slow_server.server_address[1]}")
+        bot = kubeconfig_or_skip(BOT_KUBECONFIG_VAR)
+        config = Config(
+            "test",
+            {
+                "shop-prod": Environment(
+                    "shop-prod", self.ns, protected=True, operators=(OPERATOR,), kubeconfig=bot
+                ),
+                "slow-env": Environment("slow-env", "slow", kubeconfig=slow_kubeconfig),
+            },
+        )
+        self.settings = Settings(knowledge_dir=REPO / "knowledge", data_dir=tmp / "data")
+        self.runtime = make_runtime(self.settings, config)
+
+        async def make() -> Any:
+            app = build_app(
+                self.runtime, token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=self.fake.url + "/api/"
+            )
+            return web_app(app, self.runtime)
+
+        application = self.loop.run(make())
+        self.url, _ = serve_app(self.loop, lambda: application)
+        self.responses = 0
+
+    def response_url(self) -> tuple[str, str]:
+        self.responses += 1
+        return f"{self.fake.url}/response/{self.responses}", f"response/{self.responses}"
+
+    def command(self, text: str, user: str = OPERATOR) -> tuple[Any, dict[str, Any]]:
+        url, method = self.response_url()
+        body = command_body(text, user=user, response_url=url)
+        reply = post(self.url + "/slack/events", body, signed_headers(body))
+        assert reply.status == 200, reply.body
+        return reply, self.fake.wait_for(method)[0]
+
+    def event(self, event: dict[str, Any], *, retry: bool = False, event_id: str = "Ev1") -> Any:
+        body = event_body(event, event_id=event_id)
+        headers = signed_headers(body, content_type="application/json")
+        if retry:
+            headers |= {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+        return post(self.url + "/slack/events", body, headers)
+
+    def click(
+        self, ref: str, action_id: str, user: str = OPERATOR, *, retry: bool = False
+    ) -> tuple[Any, str]:
+        url, method = self.response_url()
+        body = click_body(user=user, action_id=action_id, value=ref, response_url=url)
+        headers = signed_headers(body) | ({"X-Slack-Retry-Num": "1"} if retry else {})
+        return post(self.url + "/slack/events", body, headers), method
+
+    def web(self) -> dict[str, Any]:
+        return self.cluster.admin.request("GET", f"/apis/apps/v1/namespaces/{self.ns}/deployments/shop-web")
+
+
+@pytest.fixture(scope="module")
+def world(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlackWorld]:
+    kubeconfig_or_skip(BOT_KUBECONFIG_VAR)
+    w = SlackWorld(cluster, tmp_path_factory.mktemp("slack"))
+    yield w
+    w.slow_server.shutdown()
+    w.loop.stop()
+
+
+def buttons(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """action id -> button element, from a posted message's blocks."""
+    found = {}
+    for block in message.get("blocks", []):
+        if isinstance(block, str):
+            block = json.loads(block)
+        for element in block.get("elements", []) if block.get("type") == "actions" else []:
+            found[element["action_id"]] = element
+    return found
+
+
+def blocks_of(message: dict[str, Any]) -> list[dict[str, Any]]:
+    raw = message.get("blocks", [])
+    return json.loads(raw) if isinstance(raw, str) else raw
+
+
+def test_slash_ask_acks_at_once_and_answers_through_response_url(world: SlackWorld) -> None:
+    reply, answer = world.command("ask 容器一直重启怎么办")
+    assert reply.seconds < 3
+    assert answer["response_type"] == "ephemeral"
+    kinds = [b["type"] for b in blocks_of(answer)]
+    assert kinds[0] == "header" and "actions" in kinds  # feedback buttons
+    assert "deploybot:feedback_up" in buttons(answer)
+
+
+def test_bare_text_asks_and_off_topic_says_it_does_not_know(world: SlackWorld) -> None:
+    _, answer = world.command("今天中午吃什么")
+    assert "I don't know" in json.dumps(answer, ensure_ascii=False)
+
+
+def test_inspection_has_findings_and_confirmed_buttons(world: SlackWorld) -> None:
+    _, message = world.command("inspect shop-prod")
+    assert message["response_type"] == "in_channel"
+    text = json.dumps(message, ensure_ascii=False)
+    assert "CrashLoopBackOff" in text
+    found = buttons(message)
+    restart = found["deploybot:act:restart"]
+    assert restart["value"].startswith("r-") and "shop-web" not in restart["value"]  # an opaque reference
+    assert "restart Deployment/shop-web" in restart["confirm"]["text"]["text"]
+    assert "confirm" not in found["deploybot:act:logs"]  # read-only: no dialog
+
+
+def test_unknown_environment_suggests(world: SlackWorld) -> None:
+    _, message = world.command("inspect shop-prd")
+    assert "did you mean shop-prod" in json.dumps(message)
+
+
+def test_click_by_operator_changes_the_cluster_and_updates_the_message(world: SlackWorld) -> None:
+    _, message = world.command("inspect shop-prod")
+    ref = buttons(message)["deploybot:act:restart"]["value"]
+    reply, method = world.click(ref, "deploybot:act:restart")
+    assert reply.status == 200 and reply.seconds < 3
+    updated = world.fake.wait_for(method)[0]
+    assert updated["replace_original"] is True
+    assert f"<@{OPERATOR}> restart Deployment/shop-web" in json.dumps(updated)
+    annotations = world.web()["spec"]["template"]["metadata"].get("annotations", {})
+    assert "kubectl.kubernetes.io/restartedAt" in annotations
+
+
+def test_click_by_a_non_operator_is_refused_ephemerally(world: SlackWorld) -> None:
+    _, message = world.command("inspect shop-prod")
+    ref = buttons(message)["deploybot:act:restart"]["value"]
+    before = world.web()["metadata"]["resourceVersion"]
+    world.click(ref, "deploybot:act:restart", user=STRANGER)
+    ephemeral = world.fake.wait_for("chat.postEphemeral")[-1]
+    assert ephemeral["user"] == STRANGER and "may not restart" in ephemeral["text"]
+    assert world.web()["metadata"]["resourceVersion"] == before
+
+
+def test_stale_click_is_refused(world: SlackWorld) -> None:
+    _, message = world.command("inspect shop-prod")
+    ref = buttons(message)["deploybot:act:restart"]["value"]
+    world.cluster.admin.request(  # a new release starts after the message was posted
+        "PATCH",
+        f"/apis/apps/v1/namespaces/{world.ns}/deployments/shop-web",
+        body={"spec": {"template": {"metadata": {"labels": {"app": "shop-web", "release": "next"}}}}},
+        content_type="application/merge-patch+json",
+    )
+    count = len(world.fake.named("chat.postEphemeral"))
+    world.click(ref, "deploybot:act:restart")
+    ephemeral = world.fake.wait_for("chat.postEphemeral", count + 1)[-1]
+    assert "changed since this message" in ephemeral["text"]
+
+
+def test_a_retried_or_double_click_runs_once(world: SlackWorld) -> None:
+    def restarts_done() -> int:
+        rows = world.runtime.action_store.recent("shop-prod", 200)
+        return sum(r.action == "restart" and r.outcome == "done" for r in rows)
+
+    _, message = world.command("inspect shop-prod")
+    ref = buttons(message)["deploybot:act:restart"]["value"]
+    before, ephemerals = restarts_done(), len(world.fake.named("chat.postEphemeral"))
+    _, method = world.click(ref, "deploybot:act:restart")
+    world.fake.wait_for(method)
+    world.click(ref, "deploybot:act:restart", retry=True)
+    ephemeral = world.fake.wait_for("chat.postEphemeral", ephemerals + 1)[-1]
+    assert f"already done by {OPERATOR}" in ephemeral["text"]
+    assert restarts_done() == before + 1
+
+
+def test_mention_inspects_in_the_thread_and_updates_in_place(world: SlackWorld) -> None:
+    posts = len(world.fake.named("chat.postMessage"))
+    world.event(
+        {
+            "type": "app_mention",
+            "user": OPERATOR,
+            "channel": "C9",
+            "ts": "1700000100.000100",
+            "text": "<@UBOT> 看看 shop-prod",
+        },
+        event_id="EvMention",
+    )
+    placeholder = world.fake.wait_for("chat.postMessage", posts + 1)[-1]
+    assert placeholder["thread_ts"] == "1700000100.000100"
+    update = world.fake.wait_for("chat.update")[-1]
+    assert "shop-prod" in json.dumps(update) and "CrashLoop" in json.dumps(update, ensure_ascii=False)
+
+
+def test_dm_follow_up_keeps_the_environment(world: SlackWorld) -> None:
+    thread = "1700000200.000200"
+    world.event(
+        {
+            "type": "message",
+            "channel_type": "im",
+            "user": OPERATOR,
+            "channel": "D1",
+            "ts": thread,
+            "text": "shop-prod 状态怎么样",
+        },
+        event_id="EvDm1",
+    )
+    deadline = time.monotonic() + 15
+    while not any(u.get("channel") == "D1" for u in world.fake.named("chat.update")):
+        assert time.monotonic() < deadline, "the DM inspection never arrived"
+        time.sleep(0.02)
+    updates = len(world.fake.named("chat.update"))
+    world.event(
+        {
+            "type": "message",
+            "channel_type": "im",
+            "user": OPERATOR,
+            "channel": "D1",
+            "ts": "1700000201.000201",
+            "thread_ts": thread,
+            "text": "那怎么回滚?",
+        },
+        event_id="EvDm2",
+    )
+    proposal = world.fake.wait_for("chat.update", updates + 1)[-1]
+    text = json.dumps(proposal)
+    assert "roll back Deployment/shop-web" in text and "deploybot:act:rollback_order" in text
+
+
+def test_retried_events_are_not_answered_twice(world: SlackWorld) -> None:
+    posts = len(world.fake.named("chat.postMessage"))
+    reply = world.event(
+        {
+            "type": "app_mention",
+            "user": OPERATOR,
+            "channel": "C9",
+            "ts": "1700000300.000300",
+            "text": "<@UBOT> OOMKilled",
+        },
+        retry=True,
+        event_id="EvRetry",
+    )
+    assert reply.status == 200
+    time.sleep(0.5)
+    assert len(world.fake.named("chat.postMessage")) == posts
+
+
+def test_slow_cluster_still_acks_within_three_seconds(world: SlackWorld) -> None:
+    reply, message = world.command("inspect slow-env")  # 12 API calls of 0.4 s each behind it
+    assert reply.seconds < 1.0
+    assert "slow-env" in json.dumps(message)
+
+
+@pytest.mark.parametrize(
+    ("headers", "why"),
+    [
+        (lambda body: signed_headers(body, secret="wrong"), "bad signature"),
+        (lambda body: signed_headers(body, timestamp=int(time.time()) - 600), "stale timestamp"),
+        (lambda body: {"Content-Type": "application/x-www-form-urlencoded"}, "unsigned"),
+    ],
+)
+def test_bad_or_stale_signatures_are_401(world: SlackWorld, headers: Any, why: str) -> None:
+    body = command_body("ask OOMKilled", user=OPERATOR, response_url=world.fake.url + "/response/x")
+    assert post(world.url + "/slack/events", body, headers(body)).status == 401, why
+
+
+@pytest.mark.parametrize(
+    "body", ["payload=%7Bnot-json", "payload=" + "x" * 10, '{"type": "event_callback"', ""]
+)
+def test_malformed_payloads_are_client_errors_and_the_server_survives(world: SlackWorld, body: str) -> None:
+    reply = post(world.url + "/slack/events", body, signed_headers(body))
+    assert 400 <= reply.status < 500
+    assert "Traceback" not in reply.body
+    assert get(world.url + "/healthz").status == 200
+
+
+def test_rate_limited_calls_are_retried(world: SlackWorld) -> None:
+    posts = len(world.fake.named("chat.postMessage"))
+    world.fake.scripted["chat.postMessage"] = [
+        (429, {"Retry-After": "1"}, {"ok": False, "error": "ratelimited"})
+    ]
+    world.event(
+        {
+            "type": "app_mention",
+            "user": OPERATOR,
+            "channel": "C9",
+            "ts": "1700000400.000400",
+            "text": "<@UBOT> ImagePullBackOff 怎么办",
+        },
+        event_id="EvRate",
+    )
+    world.fake.wait_for("chat.postMessage", posts + 2)  # the 429, then the retry
+
+
+def test_channel_not_found_is_logged_not_fatal(world: SlackWorld) -> None:
+    world.fake.scripted["chat.postMessage"] = [(200, {}, {"ok": False, "error": "channel_not_found"})]
+    world.event(
+        {
+            "type": "app_mention",
+            "user": OPERATOR,
+            "channel": "CGONE",
+            "ts": "1700000500.000500",
+            "text": "<@UBOT> CrashLoopBackOff",
+        },
+        event_id="EvGone",
+    )
+    time.sleep(0.5)
+    _, answer = world.command("ask OOMKilled")
+    assert answer and get(world.url + "/healthz").status == 200
+
+
+def test_feedback_is_recorded(world: SlackWorld) -> None:
+    _, answer = world.command("ask 节点 NotReady 怎么恢复")
+    ref = buttons(answer)["deploybot:feedback_down"]["value"]
+    world.click(ref, "deploybot:feedback_down")
+    rows = world.runtime.slack_store.feedback_summary()
+    assert any(r.votes_down == 1 for r in rows)
+    assert any(not r.confident for r in rows)  # the lunch question was recorded as unanswered
+
+
+def test_health_ready_and_metrics(world: SlackWorld) -> None:
+    assert get(world.url + "/healthz").body == "ok"
+    assert get(world.url + "/readyz").status == 200
+    metrics = get(world.url + "/metrics").body
+    assert 'deploybot_requests_total{kind="command"}' in metrics
+    assert "deploybot_answers_total" in metrics and "deploybot_actions_total" in metrics
+
+
+def test_serve_without_settings_fails_fast_naming_them(tmp_path: Path) -> None:
+    env = {
+        "SLACK_BOT_TOKEN": "",
+        "SLACK_SIGNING_SECRET": "",
+        "SLACK_APP_TOKEN": "",
+        "DEPLOYBOT_DATA_DIR": str(tmp_path),
+    }
+    done = run_cli("serve", env=env)
+    assert done.returncode == 2
+    assert "SLACK_BOT_TOKEN" in done.stderr and "SLACK_SIGNING_SECRET" in done.stderr
+
+
+def test_fake_slack_records_calls(world: SlackWorld) -> None:
+    assert isinstance(world.fake, FakeSlack) and world.fake.named("auth.test")
+
+
+def test_manifest_declares_what_the_app_uses() -> None:
+    import yaml
+
+    manifest = yaml.safe_load((REPO / "slack-manifest.yaml").read_text())
+    assert manifest["features"]["slash_commands"][0]["command"] == "/deploybot"
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im"}
+    assert {"app_mentions:read", "chat:write", "commands", "im:history"} <= set(
+        manifest["oauth_config"]["scopes"]["bot"]
+    )
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
