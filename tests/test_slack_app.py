@@ -304,7 +304,7 @@ def test_retried_events_are_not_answered_twice(world: SlackWorld) -> None:
 
 def test_slow_cluster_still_acks_within_three_seconds(world: SlackWorld) -> None:
     reply, message = world.command("inspect slow-env")  # 12 API calls of 0.4 s each behind it
-    assert reply.seconds < 1.0
+    assert reply.seconds < 0.5  # the inspection behind it takes ~0.8 s: the ack did not wait for it
     assert "slow-env" in json.dumps(message)
 
 
