@@ -81,7 +81,8 @@ def main() -> None:
         ("answer posted to response_url", ms(answers)),
     ):
         print(
-            f"{label:<32} n={len(values)} p50={statistics.median(values):6.1f} ms  p99={pct(values, 99):6.1f} ms"
+            f"{label:<32} n={len(values)} p50={statistics.median(values):6.1f} ms"
+            f"  p99={pct(values, 99):6.1f} ms"
         )
     loop.stop()
 
