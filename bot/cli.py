@@ -231,17 +231,35 @@ def audit(env_name: str | None, limit: int, as_json: bool) -> None:
 def serve(config_option: Path | None) -> None:
     """Run the Slack app: Socket Mode with SLACK_APP_TOKEN, else HTTP on $PORT (default 3000)."""
     import asyncio
-    import logging
     import os
 
-    from bot import config_file
+    from bot import config_file, logs
     from bot.slack import serve as slack_serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(os.environ.get("DEPLOYBOT_LOG_FORMAT", "text"))
     settings = Settings.from_env()
     slack = slack_serve.SlackSettings.from_env(os.environ)
     config = config_file.load_config(config_file.config_path(config_option, settings.config_file))
     asyncio.run(slack_serve.run(settings, slack, config))
+
+
+@main.command()
+@CONFIG_OPTION
+@handles_errors
+def doctor(config_option: Path | None) -> None:
+    """Check configuration, knowledge base, Slack credentials and each environment's cluster access."""
+    import os
+
+    from bot import doctor as doctor_checks
+
+    checks = doctor_checks.run(Settings.from_env(), config_option, os.environ)
+    for check in checks:
+        mark = "!" if check.warning else ("✔" if check.ok else "✖")
+        click.echo(f"{mark} {check.name}: {check.detail}")
+    failed = [c for c in checks if not c.ok]
+    click.echo(f"{len(checks) - len(failed)}/{len(checks)} checks passed")
+    if failed:
+        sys.exit(1)
 
 
 @main.group()

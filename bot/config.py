@@ -33,10 +33,13 @@ class Settings:
     data_dir: Path
     #: DEPLOYBOT_CONFIG; `--config` wins over it, ./deploybot.yaml is the fallback
     config_file: Path | None = None
+    #: DEPLOYBOT_KNOWLEDGE_DB: the compiled base, when it lives apart from the data folder
+    #: (an image compiles it at build time; the data volume is mounted over data_dir)
+    knowledge_db_override: Path | None = None
 
     @property
     def knowledge_db(self) -> Path:
-        return self.data_dir / "knowledge.sqlite"
+        return self.knowledge_db_override or self.data_dir / "knowledge.sqlite"
 
     @property
     def state_db(self) -> Path:
@@ -49,7 +52,9 @@ class Settings:
         knowledge = env.get("DEPLOYBOT_KNOWLEDGE_DIR")
         data = env.get("DEPLOYBOT_DATA_DIR")
         config_file = env.get("DEPLOYBOT_CONFIG")
+        knowledge_db = env.get("DEPLOYBOT_KNOWLEDGE_DB")
         return cls(
+            knowledge_db_override=Path(knowledge_db).expanduser() if knowledge_db else None,
             config_file=Path(config_file).expanduser() if config_file else None,
             knowledge_dir=Path(knowledge).expanduser() if knowledge else _shipped_knowledge_dir(),
             data_dir=Path(data).expanduser() if data else _default_data_dir(env),

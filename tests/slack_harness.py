@@ -50,8 +50,9 @@ class FakeSlack:
 
     async def handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
+        raw = await request.read()
         if request.content_type == "application/json":
-            body = await request.json()
+            body = json.loads(raw) if raw.strip() else {}
         else:
             body = dict(await request.post())
         self.calls.append((method, body))
@@ -59,6 +60,8 @@ class FakeSlack:
             status, headers, payload = self.scripted[method].pop(0)
             return web.json_response(payload, status=status, headers=headers)
         if method == "auth.test":
+            if request.headers.get("Authorization") == "Bearer xoxb-broken":
+                return web.json_response({"ok": False, "error": "invalid_auth"})
             return web.json_response({"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1"})
         if method.startswith("response/"):
             return web.json_response({"ok": True})

@@ -46,6 +46,8 @@ class Runtime:
     #: thread ts -> the environment the thread is about (bounded)
     threads: OrderedDict[str, str] = field(default_factory=OrderedDict)
     _clients: dict[tuple[str | None, str | None], KubeClient] = field(default_factory=dict)
+    #: actions running now: a shutdown waits for them (SIGTERM must not cut a change in half)
+    inflight: int = 0
 
     # -- context ------------------------------------------------------------------------------
     def remember(self, thread_ts: str | None, environment: str) -> None:
@@ -239,6 +241,7 @@ class Runtime:
             key=ref,
         )
         started = time.monotonic()
+        self.inflight += 1
         try:
             outcome = await action_service.act_async(self.client_for(env), env, request, self.action_store)
         except Refused as exc:
@@ -247,6 +250,8 @@ class Runtime:
         except DeploybotError as exc:
             self.metrics.inc("deploybot_actions_total", action=request.action, result="failed")
             return "failed", str(exc)
+        finally:
+            self.inflight -= 1
         self.metrics.inc("deploybot_actions_total", action=request.action, result=outcome.outcome)
         self.metrics.observe("action", time.monotonic() - started)
         if outcome.outcome == "read":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
+from bot import logs
 from bot.adapters.action_store import ActionStore
 from bot.adapters.slack_store import SlackStore
 from bot.config import Settings
@@ -67,6 +69,8 @@ def make_runtime(settings: Settings, config: Config) -> Runtime:
 
 def web_app(app: AsyncApp, runtime: Runtime) -> web.Application:
     async def events(request: web.Request) -> web.Response:
+        # listener tasks bolt starts from here inherit the id (contextvars are copied into tasks)
+        logs.request_id.set(request.headers.get("X-Slack-Request-Timestamp", "") + "-" + uuid.uuid4().hex[:8])
         try:
             bolt_request = await to_bolt_request(request)
         except (ValueError, KeyError, TypeError) as exc:  # bolt parses the body while building the request
@@ -115,5 +119,15 @@ async def run(settings: Settings, slack: SlackSettings, config: Config) -> None:
         await web.TCPSite(runner, "0.0.0.0", slack.port).start()
         log.info("deploybot listening on :%d (/slack/events, /healthz, /readyz, /metrics)", slack.port)
         await stop.wait()
-        await runner.cleanup()  # finishes in-flight requests, up to shutdown_timeout
+        await runner.cleanup()  # stops accepting, finishes in-flight HTTP requests
+    await drain(runtime)
     runtime.close()
+
+
+async def drain(runtime: Runtime, timeout: float = 25.0) -> None:
+    """Actions started by a click run after Slack's ack; let them finish before the pod goes."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while runtime.inflight and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)
+    if runtime.inflight:
+        log.warning("shutting down with %d action(s) still running", runtime.inflight)
