@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bot.adapters import kube
-from bot.adapters.action_store import ActionStore
+from bot.adapters.action_store import ActionStore, Claim
 from bot.adapters.kube import KubeClient
 from bot.domain import actions
 from bot.domain.actions import ActionRequest, Plan
@@ -56,6 +56,8 @@ async def act_async(
         message = f"{request.actor} may not {request.action} on {where}: operators are {who}"
         _audit(store, request, request.target or "", "refused", message)
         raise NotAllowed(message)
+    if request.key and (earlier := store.holder(request.key)):
+        raise _already(earlier, request.action)
     plan = await _plan(client, env, request)
     if dry_run:
         return ActResult(plan, "dry-run", f"would {plan.description}")
@@ -69,9 +71,7 @@ async def act_async(
         key, environment=env.name, action=request.action, target=plan.target, actor=request.actor
     )
     if not claim.won:
-        when = datetime.fromtimestamp(claim.at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        verb = "already done" if claim.state == "done" else "already in progress"
-        raise AlreadyDone(f"{verb} by {claim.actor} at {when}: {claim.message or plan.description}")
+        raise _already(claim, plan.description)
     try:
         plan = await _apply(client, env, request, plan)
     except (ClusterError, actions.ActionRefused) as exc:
@@ -87,6 +87,12 @@ async def act_async(
     _audit(store, request, plan.target, "done", done, key)
     await asyncio.to_thread(_record_event, client, plan, request.actor)
     return ActResult(plan, "done", done)
+
+
+def _already(claim: Claim, what: str) -> AlreadyDone:
+    when = datetime.fromtimestamp(claim.at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    verb = "already done" if claim.state == "done" else "already in progress"
+    return AlreadyDone(f"{verb} by {claim.actor} at {when}: {claim.message or what}")
 
 
 async def _plan(client: KubeClient, env: Environment, request: ActionRequest) -> Plan:

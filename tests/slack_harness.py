@@ -63,6 +63,8 @@ class FakeSlack:
             if request.headers.get("Authorization") == "Bearer xoxb-broken":
                 return web.json_response({"ok": False, "error": "invalid_auth"})
             return web.json_response({"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1"})
+        if method == "usergroups.users.list":
+            return web.json_response({"ok": True, "users": ["U0GROUPIE"]})
         if method.startswith("response/"):
             return web.json_response({"ok": True})
         ts = f"1700000000.{next(self._ts):06d}"
@@ -78,7 +80,7 @@ class FakeSlack:
             if len(found) >= count:
                 return found
             time.sleep(0.02)
-        raise AssertionError(f"expected {count} {method} call(s), got {self.calls}")
+        raise AssertionError(f"expected {count} {method} call(s), got {[name for name, _ in self.calls]}")
 
 
 def start_fake_slack(loop: LoopThread) -> tuple[FakeSlack, web.AppRunner]:

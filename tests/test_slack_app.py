@@ -77,6 +77,9 @@ class SlackWorld:
                     "shop-prod", self.ns, protected=True, operators=(OPERATOR,), kubeconfig=bot
                 ),
                 "slow-env": Environment("slow-env", "slow", kubeconfig=slow_kubeconfig),
+                "group-env": Environment(
+                    "group-env", self.ns, protected=True, operators=("S0ONCALL",), kubeconfig=bot
+                ),
             },
         )
         self.settings = Settings(knowledge_dir=REPO / "knowledge", data_dir=tmp / "data")
@@ -198,6 +201,17 @@ def test_click_by_a_non_operator_is_refused_ephemerally(world: SlackWorld) -> No
     ephemeral = world.fake.wait_for("chat.postEphemeral")[-1]
     assert ephemeral["user"] == STRANGER and "may not restart" in ephemeral["text"]
     assert world.web()["metadata"]["resourceVersion"] == before
+
+
+def test_operators_given_as_a_user_group(world: SlackWorld) -> None:
+    _, message = world.command("inspect group-env")
+    ref = buttons(message)["deploybot:act:restart"]["value"]
+    count = len(world.fake.named("chat.postEphemeral"))
+    world.click(ref, "deploybot:act:restart", user="U0OUTSIDER")
+    assert "may not restart" in world.fake.wait_for("chat.postEphemeral", count + 1)[-1]["text"]
+    _, method = world.click(ref, "deploybot:act:restart", user="U0GROUPIE")
+    assert "<@U0GROUPIE> restart Deployment/shop-web" in json.dumps(world.fake.wait_for(method)[0])
+    assert world.fake.named("usergroups.users.list")
 
 
 def test_stale_click_is_refused(world: SlackWorld) -> None:

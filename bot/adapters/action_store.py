@@ -31,6 +31,7 @@ create index if not exists audit_by_environment on audit (environment, at);
 """
 
 
+_HOLDER_SQL = "select actor, state, message, coalesce(finished_at, started_at) from action_keys where key = ?"
 _CLAIM_SQL = (
     "insert or replace into action_keys (key, environment, action, target, actor, state, started_at)"
     " values (?, ?, ?, ?, ?, 'running', ?)"
@@ -90,11 +91,7 @@ class ActionStore:
 
     def claim(self, key: str, *, environment: str, action: str, target: str, actor: str) -> Claim:
         with self._immediate() as conn:
-            row = conn.execute(
-                "select actor, state, message, coalesce(finished_at, started_at)"
-                " from action_keys where key = ?",
-                (key,),
-            ).fetchone()
+            row = conn.execute(_HOLDER_SQL, (key,)).fetchone()
             if row is not None and row[1] in ("running", "done"):
                 return Claim(False, actor=row[0], state=row[1], message=row[2], at=row[3])
             conn.execute(
@@ -102,6 +99,15 @@ class ActionStore:
                 (key, environment, action, target, actor, time.time()),
             )
         return Claim(True)
+
+    def holder(self, key: str) -> Claim | None:
+        """Who already ran (or is running) this key, if anyone: checked before planning, so a
+        repeated click says "already done" rather than "stale" once the first one changed things."""
+        with closing(self._connect()) as conn:
+            row = conn.execute(_HOLDER_SQL, (key,)).fetchone()
+        if row is None or row[1] not in ("running", "done"):
+            return None
+        return Claim(False, actor=row[0], state=row[1], message=row[2], at=row[3])
 
     def finish(self, key: str, *, state: str, message: str) -> None:
         with self._immediate() as conn:

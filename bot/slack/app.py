@@ -97,7 +97,16 @@ def build_app(runtime: Runtime, *, token: str, signing_secret: str | None, api_u
             (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or ""
         )
         message_ts = str((body.get("container") or {}).get("message_ts") or "")
-        kind, text = await runtime.click(ref, user)
+
+        async def groups_of(member: str, group_ids: tuple[str, ...]) -> tuple[str, ...]:
+            found = []
+            for group in group_ids:
+                reply = await _safe(client.usergroups_users_list(usergroup=group))
+                if reply and member in (reply.get("users") or []):
+                    found.append(group)
+            return tuple(found)
+
+        kind, text = await runtime.click(ref, user, groups_of)
         if kind in ("refused", "failed"):
             await _safe(client.chat_postEphemeral(channel=channel, user=user, text=f":no_entry: {text}"))
         elif kind == "read":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,8 @@ from bot.slack import blocks
 from bot.slack.metrics import Metrics
 
 log = logging.getLogger(__name__)
+#: (user, user-group ids) -> the ids among them the user belongs to
+GroupLookup = Callable[[str, tuple[str, ...]], Awaitable[tuple[str, ...]]]
 HELP = (
     "*deploybot* — `/deploybot ask <问题>` (or just the question) · "
     "`/deploybot inspect <env>` (`env`, `诊断`) · "
@@ -223,14 +226,20 @@ class Runtime:
         )
 
     # -- clicks -------------------------------------------------------------------------------
-    async def click(self, ref: str, user: str) -> tuple[str, str]:
-        """Run the action behind a button. Returns (kind, text): done | read | refused | failed."""
+    async def click(self, ref: str, user: str, groups_of: GroupLookup | None = None) -> tuple[str, str]:
+        """Run the action behind a button. Returns (kind, text): done | read | refused | failed.
+
+        `groups_of(group_ids)` says which of the environment's operator user-groups the clicker
+        is in (usergroups.users.list); only asked when an environment lists groups.
+        """
         payload = self.slack_store.load_ref(ref)
         if not payload or payload.get("kind") != "action":
             return "refused", "this button has expired or is unknown; inspect again"
         env = self.config.environments.get(payload["environment"])
         if env is None:
             return "refused", f"environment {payload['environment']!r} is no longer configured"
+        group_ids = tuple(o for o in env.operators if o.startswith("S"))
+        groups = await groups_of(user, group_ids) if groups_of and group_ids else ()
         request = ActionRequest(
             environment=env.name,
             action=payload["action"],
@@ -239,6 +248,7 @@ class Runtime:
             params=payload.get("params") or {},
             expected=payload.get("expected"),
             key=ref,
+            actor_groups=tuple(groups),
         )
         started = time.monotonic()
         self.inflight += 1
