@@ -35,10 +35,11 @@ def test_scale_to_zero_remembers_the_count_and_guards_the_resource_version() -> 
         p.description
         == "scale Deployment/shop-web from 3 to 0 replicas in namespace shop (remembering 3 for restore)"
     )
-    patch = ops(p)
-    assert patch[0]["path"] == "/metadata/resourceVersion"  # 409 if the object changed since the snapshot
-    assert {"op": "replace", "path": "/spec/replicas", "value": 0} in patch
-    assert any(o["path"].endswith("replicas-before-scale-to-zero") and o["value"] == "3" for o in patch)
+    scale, note = p.operations
+    assert scale.path.endswith("/deployments/shop-web/scale")  # the scale subresource, first
+    assert scale.body["spec"] == {"replicas": 0}
+    assert scale.body["metadata"]["resourceVersion"]  # 409 if the object changed since the snapshot
+    assert any(o["path"].endswith("replicas-before-scale-to-zero") and o["value"] == "3" for o in note.body)
 
 
 @pytest.mark.parametrize("replicas", ["-1", "two", None])

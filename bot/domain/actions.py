@@ -445,16 +445,45 @@ def _scale(
     wanted, current = int(raw), ro.desired(obj)
     if wanted == current:
         raise ActionRefused(f"{where} already has {current} replicas")
-    patch: list[dict[str, Any]] = []
+    note: dict[str, str | None] = {}
     if wanted == 0:
-        patch += _annotation_ops(obj, {PREVIOUS_REPLICAS: str(current)})
+        note = {PREVIOUS_REPLICAS: str(current)}
     elif ro.annotation(obj, PREVIOUS_REPLICAS):
-        patch += _annotation_ops(obj, {PREVIOUS_REPLICAS: None})
-    patch.append({"op": "replace", "path": "/spec/replicas", "value": wanted})
+        note = {PREVIOUS_REPLICAS: None}
     description = f"scale {where} from {current} to {wanted} replicas in namespace {env.namespace}"
     if wanted == 0:
         description += f" (remembering {current} for restore)"
-    return _new(request, env, kind, obj, description, [_patch(kind, env.namespace, obj, patch)])
+    return _new(request, env, kind, obj, description, _scale_ops(kind, env.namespace, obj, wanted, note))
+
+
+def _scale_ops(
+    kind: str, namespace: str, obj: Obj, replicas: int, note: Mapping[str, str | None]
+) -> list[Operation]:
+    """Through the scale subresource, guarded by the snapshot's resourceVersion (the Scale object
+    carries its workload's), then the remembered count as an annotation. The scale goes first: if
+    it is refused (403, 409) nothing has changed."""
+    plural = {"Deployment": "deployments", "StatefulSet": "statefulsets"}[kind]
+    version = str(get(obj, "metadata", "resourceVersion", default=""))
+    ops = [
+        Operation(
+            "PATCH",
+            _path(kind, namespace, name(obj)) + "/scale",
+            body={"metadata": {"resourceVersion": version}, "spec": {"replicas": replicas}},
+            content_type=MERGE_PATCH,
+            what=f"patch {plural}/scale in namespace {namespace}",
+        )
+    ]
+    if note:
+        ops.append(
+            Operation(
+                "PATCH",
+                _path(kind, namespace, name(obj)),
+                body=_annotation_ops(obj, note),
+                content_type=JSON_PATCH,
+                what=f"patch {plural} in namespace {namespace}",
+            )
+        )
+    return ops
 
 
 def _restore(
@@ -464,14 +493,13 @@ def _restore(
     remembered = ro.annotation(obj, PREVIOUS_REPLICAS)
     if not remembered.isdigit():
         raise ActionRefused(f"{where} was not scaled to 0 by deploybot: no replica count to restore")
-    patch = [
-        *_annotation_ops(obj, {PREVIOUS_REPLICAS: None}),
-        {"op": "replace", "path": "/spec/replicas", "value": int(remembered)},
-    ]
+    if kind not in ("Deployment", "StatefulSet"):
+        raise ActionRefused(f"restore works on Deployments and StatefulSets, not {where}")
     description = (
         f"restore {where} from {ro.desired(obj)} to {remembered} replicas in namespace {env.namespace}"
     )
-    return _new(request, env, kind, obj, description, [_patch(kind, env.namespace, obj, patch)])
+    ops = _scale_ops(kind, env.namespace, obj, int(remembered), {PREVIOUS_REPLICAS: None})
+    return _new(request, env, kind, obj, description, ops)
 
 
 def _workload_events(
