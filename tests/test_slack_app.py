@@ -423,3 +423,55 @@ def test_manifest_declares_what_the_app_uses() -> None:
         manifest["oauth_config"]["scopes"]["bot"]
     )
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
+
+
+def test_serve_as_a_process_answers_health_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "deploybot.yaml"
+    config.write_text("environments: {}\n")
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": "xoxb-process-test",
+        "SLACK_SIGNING_SECRET": "s",
+        "PORT": str(port),
+        "SLACK_APP_TOKEN": "",
+        "DEPLOYBOT_DATA_DIR": str(tmp_path / "data"),
+        "DEPLOYBOT_LOG_FORMAT": "json",
+        "DEPLOYBOT_KNOWLEDGE_DIR": str(REPO / "knowledge"),
+    }
+    script = Path(sys.executable).with_name("deploybot")
+    process = subprocess.Popen(
+        [str(script), "serve", "--config", str(config)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if get(f"http://127.0.0.1:{port}/readyz").status == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline and process.poll() is None, process.communicate()[1]
+            time.sleep(0.1)
+        assert get(f"http://127.0.0.1:{port}/healthz").body == "ok"
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0
+    assert "xoxb-process-test" not in stderr
+    entries = [json.loads(line) for line in stderr.strip().splitlines()]  # every line is JSON
+    assert any("listening on" in e["message"] for e in entries)

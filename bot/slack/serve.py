@@ -105,21 +105,24 @@ async def run(settings: Settings, slack: SlackSettings, config: Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # Health, readiness and metrics are served in both modes (the chart probes them);
+    # /slack/events only matters in HTTP mode.
+    runner = web.AppRunner(web_app(app, runtime), shutdown_timeout=20)
+    await runner.setup()
+    await web.TCPSite(runner, "0.0.0.0", slack.port).start()
+    handler = None
     if slack.app_token:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
         handler = AsyncSocketModeHandler(app, slack.app_token)
         await handler.connect_async()  # type: ignore[no-untyped-call]
-        log.info("deploybot connected to Slack in Socket Mode")
-        await stop.wait()
-        await handler.close_async()  # type: ignore[no-untyped-call]
+        log.info("deploybot connected to Slack in Socket Mode; health and metrics on :%d", slack.port)
     else:
-        runner = web.AppRunner(web_app(app, runtime), shutdown_timeout=20)
-        await runner.setup()
-        await web.TCPSite(runner, "0.0.0.0", slack.port).start()
         log.info("deploybot listening on :%d (/slack/events, /healthz, /readyz, /metrics)", slack.port)
-        await stop.wait()
-        await runner.cleanup()  # stops accepting, finishes in-flight HTTP requests
+    await stop.wait()
+    if handler is not None:
+        await handler.close_async()  # type: ignore[no-untyped-call]
+    await runner.cleanup()  # stops accepting, finishes in-flight HTTP requests
     await drain(runtime)
     runtime.close()
 
