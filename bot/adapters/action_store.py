@@ -8,13 +8,13 @@ action failed or was refused can be claimed again: only a finished action is fin
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import closing, contextmanager
+from collections.abc import Mapping
+from contextlib import closing
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from bot.adapters.sqlite_state import SqliteState
 
 SCHEMA = """
 create table if not exists action_keys (
@@ -60,34 +60,8 @@ class AuditRow:
     message: str
 
 
-class ActionStore:
-    """One short-lived connection per operation: safe across threads and processes alike."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._path = str(path)
-        with closing(self._connect()) as conn:
-            conn.execute("pragma journal_mode=wal")
-            conn.executescript(SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-        conn.execute("pragma synchronous=normal")
-        return conn
-
-    def close(self) -> None:
-        """Nothing stays open between operations; kept for symmetry with other stores."""
-
-    @contextmanager
-    def _immediate(self) -> Iterator[sqlite3.Connection]:
-        with closing(self._connect()) as conn:
-            conn.execute("begin immediate")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("rollback")
-                raise
-            conn.execute("commit")
+class ActionStore(SqliteState):
+    SCHEMA = SCHEMA
 
     def claim(self, key: str, *, environment: str, action: str, target: str, actor: str) -> Claim:
         with self._immediate() as conn:

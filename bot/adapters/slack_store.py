@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import time
 from collections.abc import Mapping
 from contextlib import closing
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from bot.adapters.sqlite_state import SqliteState
 
 SCHEMA = """
 create table if not exists button_refs (
@@ -39,16 +39,8 @@ class FeedbackRow:
     votes_down: int
 
 
-class SlackStore:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._path = str(path)
-        with closing(self._connect()) as conn:
-            conn.execute("pragma journal_mode=wal")
-            conn.executescript(SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self._path, timeout=30, isolation_level=None)
+class SlackStore(SqliteState):
+    SCHEMA = SCHEMA
 
     def save_ref(self, payload: Mapping[str, Any]) -> str:
         ref = "r-" + secrets.token_urlsafe(12)

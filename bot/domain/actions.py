@@ -15,22 +15,11 @@ from typing import Any
 
 from bot.domain import _rollouts as ro
 from bot.domain.environments import Environment
+from bot.domain.findings import ACTION_IDS
 from bot.domain.snapshot import Obj, Snapshot, get, labels, name, owner
 
 READ_ONLY = frozenset({"logs", "events"})
-CHANGING = frozenset(
-    {
-        "close_order",
-        "resume_order",
-        "pause_order",
-        "rollback_order",
-        "retry_failed",
-        "scale",
-        "restore",
-        "restart",
-        "delete_pod",
-    }
-)
+CHANGING = ACTION_IDS - READ_ONLY
 PREVIOUS_REPLICAS = "deploybot.io/replicas-before-scale-to-zero"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 LOG_TAIL_LINES = 200
@@ -227,6 +216,17 @@ def _patch(
     )
 
 
+def _status_patch(namespace: str, obj: Obj, body: dict[str, Any]) -> Operation:
+    """Argo keeps pause and abort in status: a merge patch of the status subresource."""
+    return Operation(
+        "PATCH",
+        _path("Rollout@argo", namespace, name(obj)) + "/status",
+        body=body,
+        content_type=MERGE_PATCH,
+        what=f"patch rollouts/status in namespace {namespace}",
+    )
+
+
 def _annotation_ops(obj: Obj, values: Mapping[str, str | None]) -> list[dict[str, Any]]:
     ops: list[dict[str, Any]] = []
     if get(obj, "metadata", "annotations") is None:
@@ -293,15 +293,7 @@ def _resume(
         if not paused_spec and not get(obj, "status", "pauseConditions"):
             raise ActionRefused(f"{where} is not paused: nothing to resume")
         ops = [_patch(kind, env.namespace, obj, [{"op": "add", "path": "/spec/paused", "value": False}])]
-        ops.append(
-            Operation(
-                "PATCH",
-                _path(kind, env.namespace, name(obj)) + "/status",
-                body={"status": {"pauseConditions": None}},
-                content_type=MERGE_PATCH,
-                what=f"patch rollouts/status in namespace {env.namespace}",
-            )
-        )
+        ops.append(_status_patch(env.namespace, obj, {"status": {"pauseConditions": None}}))
         return _new(request, env, kind, obj, f"promote {where} to its next step", ops)
     if not paused_spec:
         raise ActionRefused(f"{where} is not paused: nothing to resume")
@@ -319,15 +311,7 @@ def _close(
     note = {ro.CLOSED_BY: request.actor, ro.CLOSED_AT: _stamp(now), ro.CLOSED_REASON: reason}
     if kind == "Rollout@argo":
         ops = [_patch(kind, env.namespace, obj, _annotation_ops(obj, note))]
-        ops.append(
-            Operation(
-                "PATCH",
-                _path(kind, env.namespace, name(obj)) + "/status",
-                body={"status": {"abort": True}},
-                content_type=MERGE_PATCH,
-                what=f"patch rollouts/status in namespace {env.namespace}",
-            )
-        )
+        ops.append(_status_patch(env.namespace, obj, {"status": {"abort": True}}))
         return _new(request, env, kind, obj, f"abort and close the release order of {where}", ops)
     if kind != "Deployment":
         raise ActionRefused(f"close_order works on Deployments and Argo Rollouts, not {where}")
@@ -381,15 +365,7 @@ def _retry(
 ) -> Plan:
     where = f"{kind.split('@')[0]}/{name(obj)} in namespace {env.namespace}"
     if kind == "Rollout@argo":
-        ops = [
-            Operation(
-                "PATCH",
-                _path(kind, env.namespace, name(obj)) + "/status",
-                body={"status": {"abort": False}},
-                content_type=MERGE_PATCH,
-                what=f"patch rollouts/status in namespace {env.namespace}",
-            )
-        ]
+        ops = [_status_patch(env.namespace, obj, {"status": {"abort": False}})]
         return _new(request, env, kind, obj, f"retry the aborted release order of {where}", ops)
     failed = [p for p in _pods_of(snapshot, kind, obj) if _failing(p)]
     if not failed:
