@@ -105,7 +105,7 @@ CONFIG_OPTION = click.option(
 @handles_errors
 def inspect(env_name: str, as_json: bool, config_option: Path | None) -> None:
     """Diagnose environment ENV: pods, events, workloads, nodes and release orders."""
-    from bot import services
+    from bot import inspection as inspecting
     from bot.adapters.kube import KubeClient
     from bot.knowledge_base import KnowledgeBase
     from bot.render import inspection
@@ -113,7 +113,7 @@ def inspect(env_name: str, as_json: bool, config_option: Path | None) -> None:
     settings, env = _environment(config_option, env_name)
     client = KubeClient.connect(kubeconfig=env.kubeconfig, context=env.context)
     try:
-        result = services.inspect(client, env, KnowledgeBase.open(settings))
+        result = inspecting.inspect(client, env, KnowledgeBase.open(settings))
     finally:
         client.close()
     if as_json:

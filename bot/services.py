@@ -1,18 +1,12 @@
-"""Use cases: each takes settings and a request and returns a result dataclass to render."""
+"""The ask use case: a question in, ranked answers out. Kept free of the Kubernetes adapter and
+diagnosis so `deploybot ask` imports nothing it does not use (see bot/inspection.py)."""
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from bot.adapters import kube
-from bot.adapters.kube import KubeClient
-from bot.domain import diagnosis, releases, report, text
-from bot.domain.diagnosis_types import Finding
+from bot.domain import text
 from bot.domain.entries import Entry
-from bot.domain.environments import Environment
-from bot.domain.releases import ReleaseOrder
-from bot.domain.snapshot import Snapshot
 from bot.errors import UsageError
 from bot.knowledge_base import KnowledgeBase
 
@@ -47,45 +41,3 @@ def ask(kb: KnowledgeBase, question: str) -> AskResult:
         answers=tuple(answers),
         truncated=len(question) > text.MAX_QUERY_CHARS,
     )
-
-
-@dataclass(frozen=True)
-class InspectResult:
-    environment: Environment
-    snapshot: Snapshot
-    orders: tuple[ReleaseOrder, ...]
-    findings: tuple[Finding, ...]
-    summary: str
-    api_calls: int
-
-
-async def inspect_async(client: KubeClient, env: Environment, kb: KnowledgeBase | None) -> InspectResult:
-    """Snapshot (concurrent, off the event loop) -> release orders -> findings -> knowledge links."""
-    calls_before = client.calls
-    snapshot = await kube.fetch_snapshot(client, env)
-    orders = releases.release_orders(snapshot)
-    findings = tuple(_with_knowledge(f, kb) for f in diagnosis.diagnose(snapshot, orders))
-    return InspectResult(
-        environment=env,
-        snapshot=snapshot,
-        orders=orders,
-        findings=findings,
-        summary=report.summarize(snapshot, orders, findings),
-        api_calls=client.calls - calls_before,
-    )
-
-
-def inspect(client: KubeClient, env: Environment, kb: KnowledgeBase | None) -> InspectResult:
-    return asyncio.run(inspect_async(client, env, kb))
-
-
-def _with_knowledge(finding: Finding, kb: KnowledgeBase | None, limit: int = 2) -> Finding:
-    """The entries of this finding code that best match what was seen (search over its words)."""
-    if kb is None:
-        return finding
-    candidates = [e.id for e in kb.entries_for_finding(finding.code)]
-    if not candidates:
-        return finding
-    ranked = [h.entry_id for h in kb.search(f"{finding.title} {finding.detail}").hits]
-    ordered = [i for i in ranked if i in candidates] + [i for i in candidates if i not in ranked]
-    return replace(finding, kb=tuple(ordered[:limit]))

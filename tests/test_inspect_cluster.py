@@ -15,7 +15,7 @@ import pytest
 
 from bot.adapters.kube import KubeClient
 from bot.domain.environments import Environment
-from bot.services import inspect_async
+from bot.inspection import inspect_async
 from tests import k8s_objects as k
 from tests.kube_cluster import Cluster, kubeconfig_or_skip
 from tests.test_diagnosis import CASES, Case

@@ -168,15 +168,20 @@ def _workload(snapshot: Snapshot, target: str | None, action: str) -> tuple[str,
             (k, o) for k, o in candidates if name(o) == wanted and (not kind_hint or k.startswith(kind_hint))
         ]
         if not matches:
-            known = ", ".join(f"{k.split('@')[0]}/{name(o)}" for k, o in candidates) or "none"
+            known = ", ".join(f"{_ref(k, o)}" for k, o in candidates) or "none"
             raise ActionRefused(
                 f"no workload {target!r} in namespace {snapshot.namespace} (workloads: {known})"
             )
         return matches[0]
     if len(candidates) == 1:
         return candidates[0]
-    known = ", ".join(f"{k.split('@')[0]}/{name(o)}" for k, o in candidates) or "none found"
+    known = ", ".join(f"{_ref(k, o)}" for k, o in candidates) or "none found"
     raise ActionRefused(f"{action} needs a target: which workload? ({known})")
+
+
+def _ref(kind: str, obj: Obj) -> str:
+    """How a workload is named to people: Deployment/shop-web, Rollout/shop-web."""
+    return f"{kind.split('@')[0]}/{name(obj)}"
 
 
 def _path(kind: str, namespace: str, obj_name: str) -> str:
@@ -257,7 +262,7 @@ def _new(
         action=request.action,
         environment=env.name,
         namespace=env.namespace,
-        target=f"{kind.split('@')[0]}/{name(obj)}",
+        target=_ref(kind, obj),
         changing=changing,
         description=description,
         operations=tuple(operations),
@@ -273,7 +278,7 @@ def _new(
 def _pause(
     request: ActionRequest, env: Environment, snapshot: Snapshot, kind: str, obj: Obj, now: datetime
 ) -> Plan:
-    where = f"{kind.split('@')[0]}/{name(obj)} in namespace {env.namespace}"
+    where = f"{_ref(kind, obj)} in namespace {env.namespace}"
     if get(obj, "spec", "paused") is True:
         raise ActionRefused(f"{where} is already paused")
     ops = [_patch(kind, env.namespace, obj, [{"op": "add", "path": "/spec/paused", "value": True}])]
@@ -283,7 +288,7 @@ def _pause(
 def _resume(
     request: ActionRequest, env: Environment, snapshot: Snapshot, kind: str, obj: Obj, now: datetime
 ) -> Plan:
-    where = f"{kind.split('@')[0]}/{name(obj)} in namespace {env.namespace}"
+    where = f"{_ref(kind, obj)} in namespace {env.namespace}"
     if ro.annotation(obj, ro.CLOSED_BY):
         raise ActionRefused(
             f"the release order of {where} is closed ({ro.closed_note(obj)}); start a new release"
@@ -304,7 +309,7 @@ def _resume(
 def _close(
     request: ActionRequest, env: Environment, snapshot: Snapshot, kind: str, obj: Obj, now: datetime
 ) -> Plan:
-    where = f"{kind.split('@')[0]}/{name(obj)} in namespace {env.namespace}"
+    where = f"{_ref(kind, obj)} in namespace {env.namespace}"
     if ro.annotation(obj, ro.CLOSED_BY):
         raise ActionRefused(f"the release order of {where} is already closed ({ro.closed_note(obj)})")
     reason = request.params.get("reason", "closed from deploybot")
@@ -331,7 +336,7 @@ def _close(
 def _rollback(
     request: ActionRequest, env: Environment, snapshot: Snapshot, kind: str, obj: Obj, now: datetime
 ) -> Plan:
-    where = f"{kind.split('@')[0]}/{name(obj)} in namespace {env.namespace}"
+    where = f"{_ref(kind, obj)} in namespace {env.namespace}"
     if kind != "Deployment":
         raise ActionRefused(f"rollback_order works on Deployments for now, not {where}")
     key = "deployment.kubernetes.io/revision"
@@ -363,7 +368,7 @@ def _rollback(
 def _retry(
     request: ActionRequest, env: Environment, snapshot: Snapshot, kind: str, obj: Obj, now: datetime
 ) -> Plan:
-    where = f"{kind.split('@')[0]}/{name(obj)} in namespace {env.namespace}"
+    where = f"{_ref(kind, obj)} in namespace {env.namespace}"
     if kind == "Rollout@argo":
         ops = [_status_patch(env.namespace, obj, {"status": {"abort": False}})]
         return _new(request, env, kind, obj, f"retry the aborted release order of {where}", ops)
@@ -379,7 +384,7 @@ def _retry(
 def _restart(
     request: ActionRequest, env: Environment, snapshot: Snapshot, kind: str, obj: Obj, now: datetime
 ) -> Plan:
-    where = f"{kind.split('@')[0]}/{name(obj)} in namespace {env.namespace}"
+    where = f"{_ref(kind, obj)} in namespace {env.namespace}"
     if kind == "Rollout@argo":
         ops = [
             _patch(kind, env.namespace, obj, [{"op": "add", "path": "/spec/restartAt", "value": _stamp(now)}])
@@ -412,7 +417,7 @@ def _restart(
 def _scale(
     request: ActionRequest, env: Environment, snapshot: Snapshot, kind: str, obj: Obj, now: datetime
 ) -> Plan:
-    where = f"{kind.split('@')[0]}/{name(obj)}"
+    where = _ref(kind, obj)
     if kind not in ("Deployment", "StatefulSet"):
         raise ActionRefused(f"scale works on Deployments and StatefulSets, not {where}")
     raw = request.params.get("replicas")
@@ -465,7 +470,7 @@ def _scale_ops(
 def _restore(
     request: ActionRequest, env: Environment, snapshot: Snapshot, kind: str, obj: Obj, now: datetime
 ) -> Plan:
-    where = f"{kind.split('@')[0]}/{name(obj)}"
+    where = _ref(kind, obj)
     remembered = ro.annotation(obj, PREVIOUS_REPLICAS)
     if not remembered.isdigit():
         raise ActionRefused(f"{where} was not scaled to 0 by deploybot: no replica count to restore")
@@ -489,7 +494,7 @@ def _workload_events(
         env,
         kind,
         obj,
-        f"recent Warning events of {kind.split('@')[0]}/{name(obj)}",
+        f"recent Warning events of {_ref(kind, obj)}",
         [],
         changing=False,
         lines=lines,

@@ -7,29 +7,12 @@ The adapter fills it; everything downstream (release orders, diagnosis) is pure.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 Obj = Mapping[str, Any]
-
-#: Snapshot fields holding object lists, with the kind name used in messages.
-KINDS: dict[str, str] = {
-    "pods": "Pod",
-    "events": "Event",
-    "deployments": "Deployment",
-    "statefulsets": "StatefulSet",
-    "replicasets": "ReplicaSet",
-    "services": "Service",
-    "endpoints": "Endpoints",
-    "pvcs": "PersistentVolumeClaim",
-    "resourcequotas": "ResourceQuota",
-    "limitranges": "LimitRange",
-    "nodes": "Node",
-    "argo_rollouts": "Rollout",
-    "kruise_rollouts": "Rollout",
-}
 
 
 @dataclass(frozen=True)
@@ -102,13 +85,6 @@ def parse_time(value: Any) -> datetime | None:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-
-
-def events_for(snapshot: Snapshot, kind: str, obj_name: str) -> Iterator[Obj]:
-    for event in snapshot.events:
-        involved = get(event, "involvedObject", default={})
-        if involved.get("kind") == kind and involved.get("name") == obj_name:
-            yield event
 
 
 def event_count(event: Obj) -> int:

@@ -90,10 +90,6 @@ def tokenize(text: str, *, normalized: bool = False) -> list[str]:
     return tokens
 
 
-def has_cjk(text: str) -> bool:
-    return _CJK.search(text) is not None
-
-
 def looks_like_identifier(token: str) -> bool:
     """Pod hashes, IPs, versions: tokens that name one object rather than a problem."""
     if token.count(".") >= 2 or token.count("-") >= 2:

@@ -8,7 +8,7 @@ from typing import Any
 from bot.domain.diagnosis_types import ActionRef, Finding
 from bot.domain.releases import ReleaseOrder
 from bot.domain.report import pod_row
-from bot.services import InspectResult
+from bot.inspection import InspectResult
 
 SEVERITY_MARK = {"critical": "✖", "warning": "!", "info": "·"}
 MAX_HISTORY = 5

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bot import action_service, services
+from bot import action_service, inspection, services
+from bot.adapters import kube
 from bot.adapters.action_store import ActionStore
 from bot.adapters.kube import KubeClient
 from bot.adapters.slack_store import SlackStore
@@ -130,7 +131,7 @@ class Runtime:
         env = self.config.environments[name]
         started = time.monotonic()
         try:
-            result = await services.inspect_async(self.client_for(env), env, self.kb)
+            result = await inspection.inspect_async(self.client_for(env), env, self.kb)
         except ClusterError as exc:
             self.metrics.inc("deploybot_inspections_total", result="error")
             return blocks.text_reply(f":warning: {env.name}: {exc}")
@@ -149,7 +150,7 @@ class Runtime:
             done_note=done_note,
         )
 
-    def _buttons(self, env: Environment, result: services.InspectResult) -> list[blocks.Button]:
+    def _buttons(self, env: Environment, result: inspection.InspectResult) -> list[blocks.Button]:
         """A button per offered action that can be planned now; its ref remembers what it was planned on."""
         made: list[blocks.Button] = []
         seen: set[tuple[str, str]] = set()
@@ -186,10 +187,10 @@ class Runtime:
     async def orders(self, name: str) -> dict[str, Any]:
         env = self.config.environments[name]
         try:
-            result = await services.inspect_async(self.client_for(env), env, None)
+            snapshot = await kube.fetch_snapshot(self.client_for(env), env)
         except ClusterError as exc:
             return blocks.text_reply(f":warning: {env.name}: {exc}")
-        return blocks.orders_list(env.name, releases.release_orders(result.snapshot))
+        return blocks.orders_list(env.name, releases.release_orders(snapshot))
 
     def audit(self, name: str | None) -> dict[str, Any]:
         rows = self.action_store.recent(name, 15)
@@ -206,9 +207,9 @@ class Runtime:
         """ "那怎么回滚?" in a thread about shop-prod: plan it now and offer one confirmable button."""
         env = self.config.environments[intent.environment]
         try:
-            result = await services.inspect_async(self.client_for(env), env, None)
+            snapshot = await kube.fetch_snapshot(self.client_for(env), env)
             request = ActionRequest(env.name, intent.action, None, "preview", params=dict(intent.params))
-            plan = actions.plan(request, env, result.snapshot, now=datetime.now(UTC))
+            plan = actions.plan(request, env, snapshot, now=datetime.now(UTC))
         except (actions.ActionRefused, ClusterError) as exc:
             return blocks.text_reply(f"{intent.action} on {env.name}: {exc}")
         ref = self.slack_store.save_ref(
