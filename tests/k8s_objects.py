@@ -1411,3 +1411,80 @@ def kruise_rollout(name: str = "shop-web", workload: str = "shop-web", *, namesp
             },
         },
     }
+
+
+def _claim_pod(message: str, *, pod_name: str = "shop-db-0", claim: str = "data-shop-db-0") -> Obj:
+    """A StatefulSet pod with one PVC volume that the scheduler will not place, saying `message`."""
+    return pod(
+        pod_name,
+        labels={"app": "shop-db"},
+        owner=("StatefulSet", "shop-db"),
+        node=None,
+        containers=[container("db", f"{REGISTRY}/db:5.7", mounts={"data": "/var/lib/mysql"})],
+        volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": claim}}],
+        status=pod_status("Pending", scheduled=False, unschedulable_message=message, pod_ip=None),
+    )
+
+
+def missing_claim_pod() -> list[Obj]:
+    message = 'persistentvolumeclaim "data-shop-db-0" not found'
+    p = _claim_pod(message)
+    return [p, event(p, "FailedScheduling", message, count=9, component="default-scheduler")]
+
+
+def volume_zone_conflict_pod() -> list[Obj]:
+    message = "0/3 nodes are available: 3 node(s) had volume node affinity conflict."
+    p = _claim_pod(message)
+    return [
+        p,
+        pvc("data-shop-db-0", volume="d-bp1d15c0ffee0002"),
+        event(p, "FailedScheduling", message, count=21, component="default-scheduler"),
+    ]
+
+
+def missing_storage_class_pvc() -> list[Obj]:
+    claim = pvc("shop-data", storage_class="alicloud-ssd-fast", phase="Pending", created=20)
+    return [
+        claim,
+        event(
+            claim,
+            "ProvisioningFailed",
+            'storageclass.storage.k8s.io "alicloud-ssd-fast" not found',
+            count=64,
+            component="persistentvolume-controller",
+        ),
+    ]
+
+
+def run_container_error_pods(count: int = 2) -> list[Obj]:
+    message = (
+        "failed to create containerd task: OCI runtime create failed: container_linux.go:380: starting "
+        'container process caused: exec: "/app/start.sh": stat /app/start.sh: '
+        "no such file or directory: unknown"
+    )
+    objects: list[Obj] = []
+    for i in range(count):
+        cs = container_status(
+            state=waiting("RunContainerError", message),
+            last_state=terminated(128, "StartError", finished=1.0, ran=0.0),
+            ready=False,
+            restarts=6,
+        )
+        p = web_pod(i, status=pod_status(containers=[cs]))
+        objects += [p, event(p, "Failed", f"Error: {message}", count=6, field_path=in_container())]
+    return objects
+
+
+def two_containers_crashing_pod() -> list[Obj]:
+    statuses = [
+        container_status(
+            name,
+            state=waiting("CrashLoopBackOff", f"back-off 5m0s restarting failed container={name}"),
+            last_state=terminated(1, "Error", finished=1.5, ran=0.1),
+            ready=False,
+            restarts=9,
+        )
+        for name in ("web", "sidecar")
+    ]
+    containers = [container("web", f"{REGISTRY}/web:v1.4.2"), container("sidecar", f"{REGISTRY}/proxy:1.0")]
+    return [web_pod(0, containers=containers, status=pod_status(containers=statuses))]

@@ -17,6 +17,7 @@ from bot.domain.diagnosis import RULES, diagnose
 from bot.domain.diagnosis_types import SEVERITIES, Finding, severity_rank
 from bot.domain.findings import ACTION_IDS, FINDING_CODES
 from bot.domain.releases import ReleaseOrder
+from bot.domain.report import summarize
 from tests import k8s_objects as k
 
 WEB = "Deployment/shop-web"
@@ -336,6 +337,54 @@ CASES = [
         ),
         detail=("LimitRange",),
         objects=("ReplicaSet/gateway-764140025", "Deployment/gateway", "LimitRange/mem-limit-range"),
+    ),
+    Case(
+        "missing-pvc-is-a-volume-failure",
+        k.missing_claim_pod,
+        "VolumeFailed",
+        "critical",
+        "1 pod: PersistentVolumeClaim data-shop-db-0 not found",
+        evidence=('persistentvolumeclaim "data-shop-db-0" not found',),
+        detail=("PVC data-shop-db-0", "claimName", "volumeClaimTemplates"),
+        objects=("Pod/shop-db-0", "StatefulSet/shop-db", "PersistentVolumeClaim/data-shop-db-0"),
+    ),
+    Case(
+        "volume-node-affinity-conflict",
+        k.volume_zone_conflict_pod,
+        "Unschedulable",
+        "critical",
+        "1 pod Pending, unschedulable: volume node affinity conflict",
+        evidence=("had volume node affinity conflict",),
+        detail=("可用区", "WaitForFirstConsumer"),
+    ),
+    Case(
+        "missing-storage-class",
+        k.missing_storage_class_pvc,
+        "VolumeFailed",
+        "critical",
+        "1 PVC Pending: StorageClass alicloud-ssd-fast not found (shop-data)",
+        evidence=(
+            'storageclass.storage.k8s.io "alicloud-ssd-fast" not found',
+            "storageClass alicloud-ssd-fast",
+        ),
+        detail=("kubectl get storageclass",),
+    ),
+    Case(
+        "run-container-error-is-not-a-crash-loop",
+        lambda: [*k.web_workload(), *k.run_container_error_pods(2)],
+        "CrashLoop",
+        "critical",
+        "2 pods: container web cannot start (RunContainerError) of Deployment/shop-web, exit code 128",
+        evidence=("RunContainerError", "/app/start.sh: no such file or directory"),
+        detail=("command/args",),
+    ),
+    Case(
+        "two-containers-crashing-are-one-finding",
+        lambda: [*k.web_workload(), *k.two_containers_crashing_pod()],
+        "CrashLoop",
+        "critical",
+        "1 pod: CrashLoopBackOff in containers web, sidecar of Deployment/shop-web, exit code 1",
+        evidence=("container web: CrashLoopBackOff", "container sidecar: CrashLoopBackOff"),
     ),
     Case(
         "disk-multi-attach",
@@ -889,3 +938,14 @@ def test_a_thousand_pods_and_five_thousand_events_diagnose_quickly() -> None:
     start = time.perf_counter()
     diagnose(snapshot, [])
     assert time.perf_counter() - start < 1.0
+
+
+def test_ready_count_follows_the_pods_ready_condition() -> None:
+    """Containers all ready but a readiness gate unmet: kubectl and Services say not ready; so do we."""
+    gated = k.web_pod(0, status=k.pod_status(containers=[k.container_status()]))
+    for condition in gated["status"]["conditions"]:
+        if condition["type"] == "Ready":
+            condition.update(status="False", reason="ReadinessGatesNotReady")
+    plain = k.web_pod(1, status=k.pod_status(containers=[k.container_status()]))
+    snap = k.snapshot([gated, plain])
+    assert "2 pods, 1 ready" in summarize(snap, [], [])

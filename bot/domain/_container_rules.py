@@ -243,20 +243,36 @@ def _exit_codes(codes: Counter[str]) -> str:
     return f", exit code {shown}" if len(codes) == 1 else f", exit codes {shown}"
 
 
+#: the runtime could not start the process at all: not the application crashing
+_START_FAILURES = frozenset({"RunContainerError", "StartError", "ContainerCannotRun"})
+
+
+def _cannot_start(waiting: str, terminated: Mapping[str, Any]) -> bool:
+    return waiting in _START_FAILURES or text(terminated.get("reason")) in _START_FAILURES
+
+
+def _labels(containers: Mapping[str, None]) -> str:
+    names = list(containers)
+    return f"container {names[0]}" if len(names) == 1 else f"containers {', '.join(names)}"
+
+
 def crash_loop(ctx: Context) -> list[Finding]:
-    groups: dict[tuple[str, str], Group] = {}
-    exit_codes: dict[tuple[str, str], Counter[str]] = {}
+    """One finding per workload and way of failing, whichever of its containers fail that way."""
+    groups: dict[tuple[str, bool], Group] = {}
+    exit_codes: dict[tuple[str, bool], Counter[str]] = {}
+    containers: dict[tuple[str, bool], dict[str, None]] = {}
     for view in ctx.live_views:
         waiting = text(get(view.status, "state", "waiting", "reason"))
         terminated = view.last_terminated()
-        looping = waiting == "CrashLoopBackOff" or (
+        looping = waiting in ("CrashLoopBackOff", "RunContainerError") or (
             view.restarts >= CRASH_RESTARTS and bool(terminated) and _recent(ctx, view)
         )
         if not looping or restart_cause(ctx, view) is not None:
             continue
-        key = (_owner_key(ctx, view), view.label)
+        key = (_owner_key(ctx, view), _cannot_start(waiting, terminated))
         group = groups.setdefault(key, Group())
         group.add_pod(ctx, view.pod, view.name)
+        containers.setdefault(key, {})[view.label.removeprefix("container ")] = None
         code = as_int(terminated.get("exitCode"))
         if code is not None:
             exit_codes.setdefault(key, Counter())[str(code)] += 1
@@ -273,21 +289,30 @@ def crash_loop(ctx: Context) -> list[Finding]:
         line = f"Pod/{view.pod_name} {view.label}: {waiting or 'restarting'}, {last}"
         line += f", restarts {view.restarts}"
         line += f", back-off{times(backoff)}" if backoff > 1 else ""
-        message = text(terminated.get("message"))
+        message = text(terminated.get("message")) or text(get(view.status, "state", "waiting", "message"))
         line += f": {shorten(message, 120)}" if message else ""
         group.lines.append(line + on_node(view.pod))
     findings = []
     for key, group in groups.items():
-        owner, label = key
+        owner, cannot_start = key
         codes = exit_codes.get(key, Counter())
-        title = f"{group.pod_count()}: CrashLoopBackOff in {label}{_of(owner)}{_exit_codes(codes)}"
-        detail = (
-            "容器启动后反复退出,kubelet 退避重启(CrashLoopBackOff):看上一次容器的日志(logs --previous)"
-            "定位启动错误,常见是配置/环境变量缺失、依赖连不上、启动命令不对。"
-        )
-        top = most_common(codes)
-        hint = _EXIT_HINTS.get(int(top)) if top else None
-        detail += hint or ""
+        label = _labels(containers[key])
+        if cannot_start:
+            title = f"{group.pod_count()}: {label} cannot start (RunContainerError){_of(owner)}"
+            title += _exit_codes(codes)
+            detail = (
+                "容器进程根本没能启动(RunContainerError/StartError),不是应用自己崩溃:常见是启动命令或入口脚本"
+                "在镜像里不存在、没有执行权限、镜像与节点 CPU 架构不符,或挂载路径冲突;看证据里的报错原文,"
+                "改正 command/args 或镜像后重新发布。"
+            )
+        else:
+            title = f"{group.pod_count()}: CrashLoopBackOff in {label}{_of(owner)}{_exit_codes(codes)}"
+            detail = (
+                "容器启动后反复退出,kubelet 退避重启(CrashLoopBackOff):看上一次容器的日志(logs --previous)"
+                "定位启动错误,常见是配置/环境变量缺失、依赖连不上、启动命令不对。"
+            )
+            top = most_common(codes)
+            detail += (_EXIT_HINTS.get(int(top)) if top else None) or ""
         actions = [*logs_action(group, previous=True), *restart_actions(ctx, group), *events_action(group)]
         findings.append(finding("CrashLoop", "critical", title, detail, group, actions))
     return findings

@@ -59,7 +59,9 @@ _SCHEDULING_CAUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("no_nodes", re.compile(r"no nodes available to schedule pods", re.I)),
     ("cordoned", re.compile(r"node\(s\) were unschedulable", re.I)),
     ("affinity", re.compile(r"pod (?:anti-)?affinity|anti-affinity rules|topology spread", re.I)),
-    ("pvc", re.compile(r"persistentvolumeclaim|volume node affinity conflict", re.I)),
+    ("pvc_missing", re.compile(r'persistentvolumeclaim "[^"]+" not found', re.I)),
+    ("volume_zone", re.compile(r"volume node affinity conflict", re.I)),
+    ("pvc", re.compile(r"unbound (?:immediate )?persistentvolumeclaims", re.I)),
     ("pods", re.compile(r"Too many pods", re.I)),
 )
 _CAUSE_LABELS = {
@@ -69,6 +71,8 @@ _CAUSE_LABELS = {
     "cordoned": "nodes cordoned",
     "affinity": "affinity rules",
     "pvc": "unbound PVC",
+    "pvc_missing": "PVC not found",
+    "volume_zone": "volume node affinity conflict",
     "pods": "too many pods",
     "other": "",
 }
@@ -88,7 +92,13 @@ _CAUSE_DETAILS = {
     "no_nodes": "集群里没有可调度的节点:向集群添加 ECS 节点,或检查节点是否全部 NotReady/不可调度。",
     "cordoned": "节点被设为不可调度(cordon/排空中):维护完成后恢复可调度,或添加节点。",
     "affinity": "Pod 亲和/反亲和或拓扑分布约束无法满足:放宽规则,或增加节点。",
-    "pvc": "Pod 的 PVC 没有绑定,或卷与节点可用区冲突:先让 PVC 绑定,云盘须与节点在同一可用区。",
+    "pvc": "Pod 的 PVC 还没有绑定到卷:先让 PVC 绑定(看 PVC 的事件:StorageClass、provisioner)。",
+    "pvc_missing": "Pod 引用的 PVC 不存在:创建它,或改正工作负载里的 claimName。",
+    "volume_zone": (
+        "卷已绑定,但它所在的可用区(云盘的 zone)里没有能放这个 Pod 的节点(volume node affinity conflict):"
+        "在云盘所在可用区添加节点,或改用 volumeBindingMode: WaitForFirstConsumer 的 StorageClass 重建 PVC,"
+        "让云盘按 Pod 所在节点的可用区创建。"
+    ),
     "pods": "节点上的 Pod 数已到上限(max pods):增加节点。",
     "other": "调度器找不到能运行该 Pod 的节点:看调度事件里各节点被排除的原因。",
 }
@@ -193,6 +203,8 @@ def unschedulable(ctx: Context) -> list[Finding]:
         causes, resources = _scheduling_causes(message)
         if causes == ("pvc",) and any(claim in pending_claims for claim in _claims(pod)):
             continue  # VolumeFailed explains it, from the PVC
+        if causes == ("pvc_missing",) and _missing_claims(ctx, pod):
+            continue  # VolumeFailed names the missing claim
         group = groups.setdefault(causes, Group())
         group.add_pod(ctx, pod)
         resources_seen.setdefault(causes, {}).update(dict.fromkeys(resources))
@@ -271,6 +283,17 @@ _VOLUME_TEXT: dict[str, tuple[str, str]] = {
         "手动创建匹配的 PV,或给 PVC 指定 storageClassName。",
     ),
     "lost": ("Lost", "PVC 绑定的 PV 已经不存在(Lost):恢复该 PV,或重建 PVC 并恢复数据。"),
+    "storage_class_missing": (
+        "StorageClass not found",
+        "PVC 指定的 StorageClass 在集群里不存在,卷永远不会被创建:改成已有的 StorageClass"
+        "(kubectl get storageclass)后重建 PVC(storageClassName 创建后不能改),或先创建该 StorageClass。",
+    ),
+    "claim_missing": (
+        "PersistentVolumeClaim not found",
+        "Pod 引用的 PVC 在命名空间里不存在,调度器不会放置这个 Pod:创建这个 PVC,或改正工作负载里的 "
+        "claimName(StatefulSet 的 PVC 由 volumeClaimTemplates 按 <模板名>-<Pod 名> 自动创建,"
+        "名字对不上时检查模板名);PVC 绑定后 Pod 会自动调度。",
+    ),
     "pending": ("Pending", "PVC 一直 Pending,没有绑定到卷:检查 StorageClass 与 provisioner,或手动创建 PV。"),
 }
 
@@ -316,10 +339,37 @@ def _pod_volume_failures(ctx: Context, groups: dict[str, Group]) -> None:
                 group.add(ref("PersistentVolumeClaim", claim))
 
 
+_MISSING_CLASS = re.compile(r'storageclass(?:\.storage\.k8s\.io)? "([^"]+)" not found', re.I)
+
+
+def _missing_claims(ctx: Context, pod: Obj) -> list[str]:
+    """Claims a not-yet-running pod names that the namespace does not have (only when PVCs could be
+    listed: a forbidden list says nothing about what exists)."""
+    if "pvcs" in ctx.snapshot.unavailable or node_of(pod) or pod_phase(pod) not in ("", "Pending"):
+        return []
+    existing = {obj_name(pvc) for pvc in items(ctx.snapshot.pvcs)}
+    return [claim for claim in _claims(pod) if claim not in existing]
+
+
+def _missing_claim_failures(ctx: Context, groups: dict[str, Group]) -> None:
+    for pod in ctx.pods:
+        if is_terminating(pod):
+            continue
+        for claim in _missing_claims(ctx, pod):
+            group = groups.setdefault(f"claim:{claim}", Group())
+            group.add_pod(ctx, pod)
+            group.add(ref("PersistentVolumeClaim", claim))
+            scheduling = ctx.events("Pod", obj_name(pod), ("FailedScheduling",))
+            line = ev_line(scheduling[-1]) if scheduling else f'persistentvolumeclaim "{claim}" not found'
+            group.lines.append(f"Pod/{obj_name(pod)}: {line}")
+
+
 def _pvc_category(phase: str, events: list[Obj]) -> str:
     reasons = {ev_reason(e) for e in events}
     if phase == "Lost":
         return "lost"
+    if any(_MISSING_CLASS.search(ev_message(e)) for e in events):
+        return "storage_class_missing"
     if "ProvisioningFailed" in reasons:
         return "provisioning_failed"
     if "FailedBinding" in reasons:
@@ -372,15 +422,25 @@ def volume_failed(ctx: Context) -> list[Finding]:
     groups: dict[str, Group] = {}
     _pod_volume_failures(ctx, groups)
     _pvc_failures(ctx, groups)
+    _missing_claim_failures(ctx, groups)
     findings = []
     for key, group in groups.items():
         category = key.removeprefix("pvc:")
-        label, detail = _VOLUME_TEXT[category]
-        if key.startswith("pvc:"):
+        if key.startswith("claim:"):
+            label, detail = _VOLUME_TEXT["claim_missing"]
+            claim = key.removeprefix("claim:")
+            title = f"{group.pod_count()}: PersistentVolumeClaim {claim} not found"
+            detail = detail.replace("这个 PVC", f"PVC {claim}", 1)
+        elif key.startswith("pvc:"):
+            label, detail = _VOLUME_TEXT[category]
             claims = [o.removeprefix("PersistentVolumeClaim/") for o in group.others]
+            if category == "storage_class_missing":
+                classes = sorted({m.group(1) for line in group.lines if (m := _MISSING_CLASS.search(line))})
+                label = f"StorageClass {join_names(classes)} not found" if classes else label
             title = f"{plural(len(claims), 'PVC')} {'Lost' if category == 'lost' else 'Pending'}: {label}"
             title += f" ({join_names(claims)})"
         else:
+            label, detail = _VOLUME_TEXT[category]
             title = f"{group.pod_count()}: {label}"
         actions = events_action(group) or [ActionRef("events", next(iter(group.others)))]
         findings.append(finding("VolumeFailed", "critical", title, detail, group, actions))

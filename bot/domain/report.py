@@ -24,7 +24,7 @@ class PodRow:
 def pod_row(pod: Obj) -> PodRow:
     statuses = list(get(pod, "status", "containerStatuses", default=[]))
     restarts = sum(int(s.get("restartCount") or 0) for s in statuses)
-    ready = bool(statuses) and all(s.get("ready") for s in statuses)
+    ready = _ready(pod, statuses)
     phase = str(get(pod, "status", "phase", default="Unknown"))
     status = phase
     if get(pod, "metadata", "deletionTimestamp"):
@@ -39,6 +39,15 @@ def pod_row(pod: Obj) -> PodRow:
                 status = str(waiting or terminated)
                 break
     return PodRow(name(pod), phase, ready, restarts, str(get(pod, "spec", "nodeName", default="")), status)
+
+
+def _ready(pod: Obj, statuses: Sequence[Obj]) -> bool:
+    """The pod's Ready condition, as kubectl and Services see it (readiness gates included);
+    containers all ready only where a pod has no conditions yet."""
+    for condition in get(pod, "status", "conditions", default=[]) or []:
+        if condition.get("type") == "Ready":
+            return bool(condition.get("status") == "True")
+    return bool(statuses) and all(s.get("ready") for s in statuses)
 
 
 def summarize(snapshot: Snapshot, orders: Sequence[ReleaseOrder], findings: Sequence[Finding]) -> str:
