@@ -8,6 +8,9 @@ RUN pip install --no-cache-dir --upgrade pip
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY knowledge ./knowledge
+# pyproject.toml force-includes the chart's RBAC rules into the wheel (bot/_rbac-rules.yaml: `doctor`
+# checks the bot's access against them); .dockerignore keeps the rest of helm/ out of the context.
+COPY helm/deploybot/files/rbac-rules.yaml ./helm/deploybot/files/rbac-rules.yaml
 # The same install the README shows (`pip install .`), into a prefix the final stage copies.
 RUN pip install --no-cache-dir --prefix=/install .
 
@@ -25,7 +28,9 @@ RUN groupadd --system --gid 10001 deploybot \
  && mkdir -p /opt/deploybot /var/lib/deploybot /etc/deploybot \
  && deploybot kb build \
  && chown -R deploybot:deploybot /var/lib/deploybot \
- && chmod -R a-w /opt/deploybot
+ && chmod -R a+rX,a-w /opt/deploybot
+# The compiled base is written by root through a private temporary file (mode 0600): a+rX makes it
+# readable by uid 10001, a-w keeps it read-only. Unreadable, every start would rebuild it in memory.
 USER 10001:10001
 VOLUME ["/var/lib/deploybot"]
 EXPOSE 3000

@@ -50,36 +50,48 @@ async def act_async(
     dry_run: bool = False,
     confirm: Callable[[Plan], bool] | None = None,
 ) -> ActResult:
-    if not actions.is_allowed(env, request):
-        who = ", ".join(env.operators) if env.operators else "nobody (no operators configured)"
-        where = f"protected environment {env.name}"
-        message = f"{request.actor} may not {request.action} on {where}: operators are {who}"
-        _audit(store, request, request.target or "", "refused", message)
-        raise NotAllowed(message)
-    if request.key and (earlier := store.holder(request.key)):
-        raise _already(earlier, request.action)
-    plan = await _plan(client, env, request)
-    if dry_run:
-        return ActResult(plan, "dry-run", f"would {plan.description}")
-    if not plan.changing:
-        output = await asyncio.to_thread(_read, client, plan)
-        return ActResult(plan, "read", plan.description, output)
-    if confirm is not None and not confirm(plan):
-        return ActResult(plan, "cancelled", f"did not {plan.description}")
-    key = request.key or uuid.uuid4().hex
-    claim = store.claim(
-        key, environment=env.name, action=request.action, target=plan.target, actor=request.actor
-    )
-    if not claim.won:
-        raise _already(claim, plan.description)
+    """Every refusal is audited too (who tried what, and why not): the trail shows attempts."""
+    target = request.target or ""
+    try:
+        if not actions.is_allowed(env, request):
+            who = ", ".join(env.operators) if env.operators else "nobody (no operators configured)"
+            where = f"protected environment {env.name}"
+            raise NotAllowed(f"{request.actor} may not {request.action} on {where}: operators are {who}")
+        if request.key and (earlier := store.holder(request.key)):
+            raise _already(earlier, request.action)
+        try:
+            plan = await _plan(client, env, request)
+        except Stale:
+            # a twin click that won meanwhile is why it looks stale: say who did it instead
+            if request.key and (earlier := store.holder(request.key)):
+                raise _already(earlier, request.action) from None
+            raise
+        target = plan.target
+        if dry_run:
+            return ActResult(plan, "dry-run", f"would {plan.description}")
+        if not plan.changing:
+            output = await asyncio.to_thread(_read, client, plan)
+            return ActResult(plan, "read", plan.description, output)
+        if confirm is not None and not confirm(plan):
+            return ActResult(plan, "cancelled", f"did not {plan.description}")
+        key = request.key or uuid.uuid4().hex
+        claim = store.claim(
+            key, environment=env.name, action=request.action, target=plan.target, actor=request.actor
+        )
+        if not claim.won:
+            raise _already(claim, plan.description)
+    except Refused as exc:
+        _audit(store, request, target, "refused", str(exc))
+        raise
     try:
         plan = await _apply(client, env, request, plan)
     except (ClusterError, actions.ActionRefused) as exc:
         store.finish(key, state="failed", message=str(exc))
-        _audit(store, request, plan.target, "failed", str(exc), key)
+        refused = isinstance(exc, actions.ActionRefused)
+        _audit(store, request, plan.target, "refused" if refused else "failed", str(exc), key)
         if isinstance(exc, actions.StaleAction):
             raise Stale(str(exc)) from None
-        if isinstance(exc, actions.ActionRefused):
+        if refused:
             raise Refused(str(exc)) from None
         raise ActionFailed(f"could not {plan.description}: {exc}") from None
     done = f"{request.actor} did: {plan.description}"

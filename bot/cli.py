@@ -51,6 +51,16 @@ def _questions_from_stdin() -> Iterator[str]:
             yield line.rstrip("\n")
 
 
+def _ask_line(kb: Any, line: str) -> Any:
+    """One batch line: a line that cleans to nothing (colour codes only) is answered as empty."""
+    from bot import services
+    from bot.domain import text
+
+    if not text.normalize(line):
+        return services.AskResult(query=text.clean(line), confident=False, answers=())
+    return services.ask(kb, line)
+
+
 @main.command()
 @click.argument("question", nargs=-1)
 @click.option(
@@ -79,7 +89,7 @@ def ask(question: tuple[str, ...], as_json: bool) -> None:
         if not as_json and not first:
             click.echo("\n" + "-" * 40)
         first = False
-        emit(services.ask(kb, line))
+        emit(_ask_line(kb, line))
 
 
 def _environment(config_option: Path | None, name: str) -> tuple[Settings, Any]:
@@ -122,6 +132,21 @@ def inspect(env_name: str, as_json: bool, config_option: Path | None) -> None:
         click.echo(inspection.to_text(result))
 
 
+def _known_action(action: str) -> None:
+    """An unknown action is a usage error (exit 2) that names the closest ones."""
+    from rapidfuzz import fuzz, process
+
+    from bot.domain.actions import CHANGING, READ_ONLY
+    from bot.errors import UsageError
+
+    known = sorted(READ_ONLY | CHANGING)
+    if action in known:
+        return
+    close = [c for c, _, _ in process.extract(action, known, scorer=fuzz.WRatio, limit=3, score_cutoff=60)]
+    hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(known)}"
+    raise UsageError(f"unknown action {action!r}; {hint}")
+
+
 @main.command()
 @click.argument("env_name", metavar="ENV")
 @click.argument("action")
@@ -133,7 +158,13 @@ def inspect(env_name: str, as_json: bool, config_option: Path | None) -> None:
 @click.option("--previous", is_flag=True, help="For logs: the previous (crashed) container.")
 @click.option("--force", is_flag=True, help="For delete_pod: no grace period.")
 @click.option("--as", "actor", help="Acting identity, a Slack user id (default: the OS user).")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (not enough above max_replicas).")
+@click.option(
+    "--confirm-replicas",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="For scale above the environment's max_replicas: the same N again (instead of typing it).",
+)
 @click.option("--dry-run", is_flag=True, help="Only say what would change.")
 @click.option("--key", help="Idempotency key: the same key runs at most once.")
 @click.option("--expect", help="Refuse unless the target is still at this state (generation/revision).")
@@ -149,20 +180,36 @@ def act(
     force: bool,
     actor: str | None,
     yes: bool,
+    confirm_replicas: int | None,
     dry_run: bool,
     key: str | None,
     expect: str | None,
     config_option: Path | None,
 ) -> None:
-    """Run ACTION on environment ENV (TARGET: workload or pod), with the checks a Slack button gets."""
+    """Run ACTION on environment ENV (TARGET: workload or pod), with the checks a Slack button gets.
+
+    \b
+    Actions: close_order, resume_order, pause_order, rollback_order, retry_failed, restart,
+    scale --replicas N, restore, delete_pod [--force], logs [--container C] [--previous], events.
+
+    A change asks for confirmation; --yes skips it. Scaling above the environment's max_replicas
+    (deploybot.yaml, default 50) needs the count twice: at a terminal you type N, elsewhere pass
+    --confirm-replicas N; --yes alone is refused there (exit 2), so a stray 500 for 50 never runs.
+    Exit codes: 0 done, 2 usage or config error, 3 refused, 1 the cluster failed the change.
+    """
     import getpass
 
     from bot import action_service
     from bot.adapters.action_store import ActionStore
     from bot.adapters.kube import KubeClient
     from bot.domain.actions import ActionRequest, Plan
+    from bot.errors import UsageError
 
+    _known_action(action)
     settings, env = _environment(config_option, env_name)
+    above_ceiling = action == "scale" and replicas is not None and replicas > env.max_replicas
+    if above_ceiling and confirm_replicas is not None and confirm_replicas != replicas:
+        raise UsageError(f"--confirm-replicas {confirm_replicas} does not match --replicas {replicas}")
     params = {"replicas": str(replicas)} if replicas is not None else {}
     params |= {"container": container} if container else {}
     params |= {"previous": "true"} if previous else {}
@@ -178,15 +225,26 @@ def act(
     )
 
     def confirm(plan: Plan) -> bool:
+        if above_ceiling:
+            ceiling = f"{replicas} is above max_replicas {env.max_replicas} of {env.name}"
+            if confirm_replicas == replicas:
+                return True
+            if not sys.stdin.isatty():
+                raise UsageError(
+                    f"about to {plan.description}; {ceiling}: pass --confirm-replicas {replicas} "
+                    "(--yes is not enough)"
+                )
+            typed = click.prompt(
+                f"{plan.description}? {ceiling}: type {replicas} to confirm", default="", show_default=False
+            )
+            return str(typed).strip() == str(replicas)
         if yes:
             return True
         if not sys.stdin.isatty():
-            from bot.errors import UsageError
-
             raise UsageError(f"about to {plan.description}; pass --yes to confirm when not at a terminal")
         return click.confirm(f"{plan.description}?", default=False)
 
-    store = ActionStore(settings.state_db)
+    store = ActionStore(settings.state_location, via="cli", os_user=getpass.getuser())
     client = KubeClient.connect(kubeconfig=env.kubeconfig, context=env.context)
     try:
         result = action_service.act(client, env, request, store, dry_run=dry_run, confirm=confirm)
@@ -200,14 +258,20 @@ def act(
 @click.argument("env_name", metavar="ENV", required=False)
 @click.option("--limit", type=click.IntRange(min=1, max=1000), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@CONFIG_OPTION
 @handles_errors
-def audit(env_name: str | None, limit: int, as_json: bool) -> None:
+def audit(env_name: str | None, limit: int, as_json: bool, config_option: Path | None) -> None:
     """Recent actions (all environments, or ENV): who, what, on which target, and how it ended."""
     from datetime import UTC, datetime
 
+    from bot import config_file
     from bot.adapters.action_store import ActionStore
 
-    store = ActionStore(Settings.from_env().state_db)
+    settings = Settings.from_env()
+    config_path = config_file.config_path(config_option, settings.config_file)
+    if env_name and (config_option or config_path.exists()):
+        settings, _ = _environment(config_option, env_name)  # an unknown ENV is named, with suggestions
+    store = ActionStore(settings.state_location)
     try:
         rows = store.recent(env_name, limit)
     finally:
@@ -220,7 +284,12 @@ def audit(env_name: str | None, limit: int, as_json: bool) -> None:
             )
         else:
             what = f"{row.action} {row.target}"
-            click.echo(f"{when}  {row.environment}  {row.actor}  {what}  {row.outcome}: {row.message}")
+            who = (
+                f"{row.actor} (os user {row.os_user})"
+                if row.os_user and row.os_user != row.actor
+                else row.actor
+            )
+            click.echo(f"{when}  {row.environment}  {who}  {what}  {row.outcome}: {row.message}")
     if not rows and not as_json:
         click.echo("no actions recorded yet")
 
@@ -313,7 +382,11 @@ def kb_feedback(limit: int) -> None:
     """Questions the bot could not answer and answers voted down: what to write next."""
     from bot.adapters.slack_store import SlackStore
 
-    rows = SlackStore(Settings.from_env().state_db).feedback_summary(limit)
+    store = SlackStore(Settings.from_env().state_location)
+    try:
+        rows = store.feedback_summary(limit)
+    finally:
+        store.close()
     for row in rows:
         status = "unanswered" if not row.confident else f"+{row.votes_up} -{row.votes_down} {row.entry_id}"
         click.echo(f"{status:40} {row.question}")
@@ -323,15 +396,39 @@ def kb_feedback(limit: int) -> None:
 
 @kb.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Where to write drafts.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write drafts (default: $DEPLOYBOT_KNOWLEDGE_DIR/drafts, else ./knowledge/drafts).",
+)
 @handles_errors
 def kb_import(paths: tuple[Path, ...], out: Path | None) -> None:
     """Turn a team's own docs (Markdown, HTML, text) into draft entries, split by heading or question."""
     from bot.adapters import doc_import
 
-    settings = Settings.from_env()
-    target = out or settings.knowledge_dir / "drafts"
-    written = doc_import.import_docs(list(paths), target)
-    for path in written:
+    target = out or _drafts_folder()
+    report = doc_import.import_docs(list(paths), target)
+    for path in report.written:
         click.echo(f"draft: {path}")
-    click.echo(f"{len(written)} draft entries in {target}; review them, then drop `draft: true` to publish.")
+    for path, why in report.skipped:
+        click.echo(f"skipped: {path}: {why}")
+    click.echo(
+        f"{len(report.written)} draft entries in {target}; review them, then drop `draft: true` to publish."
+    )
+
+
+def _drafts_folder() -> Path:
+    """Drafts go next to an editable knowledge folder: $DEPLOYBOT_KNOWLEDGE_DIR, else ./knowledge.
+
+    Never into the entries shipped inside the installed package (site-packages).
+    """
+    import os
+
+    from bot.config import PACKAGE_DIR
+    from bot.errors import UsageError
+
+    configured = os.environ.get("DEPLOYBOT_KNOWLEDGE_DIR")
+    target = (Path(configured).expanduser() if configured else Path.cwd() / "knowledge") / "drafts"
+    if target.resolve().is_relative_to(PACKAGE_DIR.resolve()):
+        raise UsageError(f"{target} is inside the installed package; pass --out DIR for the drafts")
+    return target

@@ -36,6 +36,10 @@ class Settings:
     #: DEPLOYBOT_KNOWLEDGE_DB: the compiled base, when it lives apart from the data folder
     #: (an image compiles it at build time; the data volume is mounted over data_dir)
     knowledge_db_override: Path | None = None
+    #: DEPLOYBOT_DATABASE_URL: PostgreSQL shared by every replica; unset, SQLite in data_dir
+    database_url: str | None = None
+    #: DEPLOYBOT_BUTTON_KEY: signs button values (else derived from the bot token)
+    button_key: str | None = None
 
     @property
     def knowledge_db(self) -> Path:
@@ -43,8 +47,13 @@ class Settings:
 
     @property
     def state_db(self) -> Path:
-        """Audit trail and idempotency keys (and, later, feedback): durable, unlike the compiled base."""
+        """The embedded SQLite state: durable, unlike the compiled base."""
         return self.data_dir / "deploybot.sqlite"
+
+    @property
+    def state_location(self) -> str:
+        """Where audit, idempotency keys, feedback and thread contexts live."""
+        return self.database_url or str(self.state_db)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -54,6 +63,8 @@ class Settings:
         config_file = env.get("DEPLOYBOT_CONFIG")
         knowledge_db = env.get("DEPLOYBOT_KNOWLEDGE_DB")
         return cls(
+            database_url=env.get("DEPLOYBOT_DATABASE_URL") or None,
+            button_key=env.get("DEPLOYBOT_BUTTON_KEY") or None,
             knowledge_db_override=Path(knowledge_db).expanduser() if knowledge_db else None,
             config_file=Path(config_file).expanduser() if config_file else None,
             knowledge_dir=Path(knowledge).expanduser() if knowledge else _shipped_knowledge_dir(),

@@ -6,6 +6,7 @@ are a mistake worth naming, so the loader here refuses them.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from bot.domain.environments import Config, Environment, closest_names, parse_co
 from bot.errors import ConfigError, UnknownEnvironment
 
 DEFAULT_CONFIG = "deploybot.yaml"
+
+log = logging.getLogger(__name__)
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -61,6 +64,8 @@ def load_config(path: Path) -> Config:
     config, problems = parse_config(data, str(path))
     if problems:
         raise ConfigError(problems)
+    for warning in config.warnings:
+        log.warning("%s", warning)
     return config
 
 

@@ -4,17 +4,19 @@ credentials (auth.test) and, per environment, cluster access and every permissio
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot import config_file, rbac
-from bot.adapters.action_store import ActionStore
-from bot.adapters.kube import KubeClient
+from bot.adapters.kube import KubeClient, namespace_missing
+from bot.adapters.slack_store import SlackStore
+from bot.adapters.state_db import StateDB
 from bot.config import Settings
 from bot.domain.environments import Config, Environment
 from bot.errors import ClusterError, DeploybotError
-from bot.knowledge_base import KnowledgeBase
+from bot.knowledge_base import KnowledgeBase, is_fresh
 
 
 @dataclass(frozen=True)
@@ -33,23 +35,77 @@ def run(settings: Settings, config_option: Path | None, env: Mapping[str, str]) 
     try:
         config = config_file.load_config(path)
         checks.append(Check("config", True, f"{path}: {len(config.environments)} environment(s)"))
+        checks.extend(Check("config", False, warning) for warning in config.warnings)
     except DeploybotError as exc:
         checks.append(Check("config", False, str(exc)))
+    checks.append(knowledge_check(settings))
+    checks.append(state_check(settings))
+    checks.append(slack_check(env))
+    read_only = read_only_install(env)
+    if read_only:
+        checks.append(
+            Check(
+                "actions",
+                True,
+                "read-only install: actions disabled (DEPLOYBOT_RBAC_READONLY, the chart's rbac.readOnly): "
+                "inspection only, every change is refused by the API (403)",
+                warning=True,
+            )
+        )
+    for environment in config.environments.values() if config else ():
+        checks.extend(environment_checks(environment, read_only=read_only))
+    return checks
+
+
+def read_only_install(env: Mapping[str, str]) -> bool:
+    return env.get("DEPLOYBOT_RBAC_READONLY", "").strip().lower() in ("1", "true", "yes")
+
+
+def knowledge_check(settings: Settings) -> Check:
+    """The base opens, and from the compiled file: when that file cannot be read (or is stale and
+    cannot be rewritten), every start compiles the entries again in memory, which answers but
+    costs seconds per process and would hide an image built wrong."""
     try:
         kb = KnowledgeBase.open(settings)
-        checks.append(Check("knowledge base", True, f"{len(kb.entries())} entries ({settings.knowledge_db})"))
-        kb.close()
     except DeploybotError as exc:
-        checks.append(Check("knowledge base", False, str(exc)))
+        return Check("knowledge base", False, str(exc))
     try:
-        ActionStore(settings.state_db).recent(limit=1)
-        checks.append(Check("state", True, f"{settings.state_db} writable (audit, idempotency, feedback)"))
-    except OSError as exc:
-        checks.append(Check("state", False, f"{settings.state_db}: {exc} (mount a writable volume there)"))
-    checks.append(slack_check(env))
-    for environment in config.environments.values() if config else ():
-        checks.extend(environment_checks(environment))
-    return checks
+        entries = len(kb.entries())
+    finally:
+        kb.close()
+    db = settings.knowledge_db
+    if is_fresh(settings):
+        return Check("knowledge base", True, f"{entries} entries ({db})")
+    if db.exists() and not os.access(db, os.R_OK):
+        st = db.stat()
+        why = (
+            f"{db} is not readable by uid {os.getuid()} (mode {st.st_mode & 0o777:04o}, owner uid "
+            f"{st.st_uid}): make it world-readable (chmod a+r), as the image build does"
+        )
+    elif db.exists():
+        why = f"{db} is stale and cannot be rewritten: run `deploybot kb build` where it is writable"
+    else:
+        why = f"{db} is missing and cannot be written: run `deploybot kb build`, or make its folder writable"
+    return Check("knowledge base", False, f"{entries} entries, compiled in memory at every start: {why}")
+
+
+def state_check(settings: Settings) -> Check:
+    """Open (and migrate) the state database and write to it: a read-only volume or a corrupt
+    file shows here, not at the first click."""
+    try:
+        db = StateDB.open(settings.state_location)
+    except DeploybotError as exc:
+        return Check("state", False, f"{exc} (mount a writable volume, or fix DEPLOYBOT_DATABASE_URL)")
+    try:
+        SlackStore(db).remember_thread("doctor", "doctor")
+        kind = (
+            "PostgreSQL, shared by every replica" if db.dialect == "postgresql" else "SQLite, this pod only"
+        )
+        return Check("state", True, f"{db.where} writable, schema v{db.version()} ({kind})")
+    except DeploybotError as exc:
+        return Check("state", False, f"{exc} (mount a writable volume there)")
+    finally:
+        db.close()
 
 
 def slack_check(env: Mapping[str, str]) -> Check:
@@ -76,16 +132,21 @@ def slack_check(env: Mapping[str, str]) -> Check:
     return Check("slack", True, f"bot {reply.get('user_id')} in team {reply.get('team_id')} ({mode})")
 
 
-def environment_checks(env: Environment) -> list[Check]:
+def environment_checks(env: Environment, *, read_only: bool = False) -> list[Check]:
+    """Every permission the bot uses; a read-only install (rbac.readOnly) only the read ones."""
     name = f"environment {env.name}"
     try:
         client = KubeClient.connect(kubeconfig=env.kubeconfig, context=env.context)
     except ClusterError as exc:
         return [Check(name, False, str(exc))]
     try:
+        if namespace_missing(client, env.namespace):
+            return [Check(name, False, f"namespace {env.namespace} does not exist at {client.server}")]
         missing: list[str] = []
         optional: list[str] = []
         for permission in rbac.permissions():
+            if read_only and permission.write:
+                continue
             if not _allowed(client, permission, env.namespace):
                 label = f"{permission.verb} {permission.resource}" + (
                     "" if permission.namespaced else " (cluster)"
@@ -96,13 +157,14 @@ def environment_checks(env: Environment) -> list[Check]:
     finally:
         client.close()
     where = f"namespace {env.namespace} at {client.server}"
+    granted = "every permission granted"
     checks = [
         Check(
             name,
             not missing,
             f"{where}: "
             + (
-                "every permission granted"
+                (granted if not read_only else "every read permission granted (read-only install)")
                 if not missing
                 else "missing " + ", ".join(missing) + " (see the chart's Role)"
             ),

@@ -66,6 +66,10 @@ class ClusterUnauthorized(ClusterError):
     pass
 
 
+class ClusterNotFound(ClusterError):
+    """404: the object (or its namespace) does not exist."""
+
+
 class ClusterConflict(ClusterError):
     """409: the object exists already, or changed since it was read (optimistic concurrency)."""
 
@@ -90,3 +94,7 @@ class AlreadyDone(Refused):
 
 class ActionFailed(DeploybotError):
     """The cluster refused or failed the change; nothing else was changed after the failing call."""
+
+
+class StateError(DeploybotError):
+    """The state database (audit, idempotency keys, feedback) cannot be opened or written."""

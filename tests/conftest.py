@@ -14,6 +14,7 @@ import yaml
 from bot.config import Settings
 from bot.knowledge_base import KnowledgeBase
 from tests.kube_cluster import cluster  # noqa: F401 - a fixture, shared by the cluster tests
+from tests.postgres import postgres_server, postgres_url, state_location  # noqa: F401 - fixtures
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

@@ -792,6 +792,7 @@ _FIELDS = {
     "Deployment": "deployments",
     "StatefulSet": "statefulsets",
     "ReplicaSet": "replicasets",
+    "ControllerRevision": "controllerrevisions",
     "Service": "services",
     "Endpoints": "endpoints",
     "PersistentVolumeClaim": "pvcs",
@@ -1488,3 +1489,130 @@ def two_containers_crashing_pod() -> list[Obj]:
     ]
     containers = [container("web", f"{REGISTRY}/web:v1.4.2"), container("sidecar", f"{REGISTRY}/proxy:1.0")]
     return [web_pod(0, containers=containers, status=pod_status(containers=statuses))]
+
+
+# ---------------------------------------------------------------- release-order actions
+
+
+def kruise_rollout_at(
+    batch: int,
+    state: str,
+    *,
+    name: str = "shop-web",
+    workload: str = "shop-web",
+    workload_kind: str = "Deployment",
+    namespace: str = NS,
+    canary_revision: str = "5c8d7f9b4",
+    paused: bool = False,
+    minutes_ago: float = 2,
+    api_version: str = "rollouts.kruise.io/v1beta1",
+) -> Obj:
+    """`kruise_rollout` in the middle of a release: at `batch` (1-based) in step state `state`."""
+    rollout = kruise_rollout(name, workload, namespace=namespace)
+    rollout["apiVersion"] = api_version
+    rollout["spec"]["workloadRef"]["kind"] = workload_kind
+    if api_version.endswith("/v1alpha1"):
+        rollout["spec"]["objectRef"] = {"workloadRef": rollout["spec"].pop("workloadRef")}
+    if paused:
+        rollout["spec"]["strategy"]["paused"] = True
+    rollout["status"] = {
+        "observedGeneration": 1,
+        "phase": "Progressing",
+        "canaryStatus": {
+            "currentStepIndex": batch,
+            "currentStepState": state,
+            "canaryRevision": canary_revision,
+            "podTemplateHash": canary_revision,
+            "canaryReplicas": batch,
+            "canaryReadyReplicas": batch,
+            "lastUpdateTime": ts(minutes_ago),
+        },
+        "conditions": [
+            {
+                "type": "Progressing",
+                "status": "True",
+                "reason": "InRolling",
+                "lastUpdateTime": ts(minutes_ago),
+                "lastTransitionTime": ts(minutes_ago),
+            }
+        ],
+    }
+    return rollout
+
+
+def crashing_web_pod(index: int, template_hash: str) -> Obj:
+    """Pod `index` of shop-web's ReplicaSet shop-web-<template_hash>, in CrashLoopBackOff."""
+    cs = container_status("web", state=waiting("CrashLoopBackOff", "back-off 5m0s"), ready=False, restarts=6)
+    return web_pod(index, template_hash=template_hash, status=pod_status(containers=[cs]))
+
+
+def controller_revision(sts_name: str, revision: int, image: str, *, namespace: str = NS) -> Obj:
+    """A StatefulSet ControllerRevision as the controller writes it: `data` is the template patch."""
+    labels = {"app": sts_name, "controller-revision-hash": f"{sts_name}-{suffix(image, 10)}"}
+    template = pod_template({"app": sts_name}, [container("db", image)])
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ControllerRevision",
+        "metadata": meta(
+            f"{sts_name}-{suffix(image, 10)}",
+            "ControllerRevision",
+            namespace=namespace,
+            labels=labels,
+            owner=("StatefulSet", sts_name),
+        ),
+        "revision": revision,
+        "data": {"spec": {"template": {**template, "$patch": "replace"}}},
+    }
+
+
+def statefulset_at(revisions: Sequence[Obj], *, name: str = "shop-db", replicas: int = 2) -> Obj:
+    """StatefulSet `name` whose template and updateRevision are the last of `revisions`."""
+    current = revisions[-1]
+    image = current["data"]["spec"]["template"]["spec"]["containers"][0]["image"]
+    sts = statefulset(name, containers=[container("db", image)], replicas=replicas)
+    sts["status"] = {
+        "observedGeneration": 1,
+        "replicas": replicas,
+        "readyReplicas": replicas,
+        "updatedReplicas": replicas,
+        "currentRevision": current["metadata"]["name"],
+        "updateRevision": current["metadata"]["name"],
+    }
+    return sts
+
+
+def argo_rollout_with_history(
+    images: Sequence[str], *, name: str = "shop-web", namespace: str = NS, abort: bool = False
+) -> list[Obj]:
+    """An Argo Rollout at the last of `images` and one ReplicaSet per image (revision 1, 2, ...)."""
+    labels = {"app": name}
+    hashes = [suffix(image, 9) for image in images]
+    rollout: Obj = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": meta(name, "Rollout", namespace=namespace, labels=labels),
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": labels},
+            "template": pod_template(labels, [container(image=images[-1])]),
+            "strategy": {"canary": {"steps": [{"setWeight": 50}, {"pause": {}}]}},
+        },
+        "status": {
+            "phase": "Degraded" if abort else "Healthy",
+            "currentPodHash": hashes[-1],
+            "stableRS": hashes[-1],
+            "currentStepIndex": 2,
+            **({"abort": True, "abortedAt": ts(3)} if abort else {}),
+        },
+    }
+    sets: list[Obj] = []
+    for revision, (image, pod_hash) in enumerate(zip(images, hashes, strict=True), start=1):
+        set_labels = {**labels, "rollouts-pod-template-hash": pod_hash}
+        rs = replicaset(f"{name}-{pod_hash}", namespace=namespace, containers=[container(image=image)])
+        rs["metadata"]["labels"] = set_labels
+        rs["metadata"]["annotations"] = {"rollout.argoproj.io/revision": str(revision)}
+        rs["metadata"]["ownerReferences"][0].update(apiVersion="argoproj.io/v1alpha1", kind="Rollout")
+        rs["spec"]["selector"] = {"matchLabels": set_labels}
+        rs["spec"]["template"] = pod_template(set_labels, [container(image=image)])
+        sets.append(rs)
+    return [rollout, *sets]

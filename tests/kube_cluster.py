@@ -18,6 +18,7 @@ import pytest
 
 from bot.adapters.kube import KubeClient
 from bot.errors import ClusterConflict
+from tests.needs import need
 
 KUBECONFIG_VAR = "DEPLOYBOT_TEST_KUBECONFIG"
 BOT_KUBECONFIG_VAR = "DEPLOYBOT_TEST_BOT_KUBECONFIG"
@@ -48,9 +49,7 @@ KINDS: dict[str, tuple[str, str, bool]] = {
 def kubeconfig_or_skip(var: str = KUBECONFIG_VAR) -> str:
     path = os.environ.get(var)
     if not path or not Path(path).exists():
-        pytest.skip(
-            f"no Kubernetes API server: set {var} (`.ci/run` starts ../shared/kube-local and sets it)"
-        )
+        need("a Kubernetes API server", f"set {var} (`.ci/run` starts ../shared/kube-local and sets it)")
     return path
 
 

@@ -138,3 +138,59 @@ def test_installed_package_answers_from_its_embedded_knowledge(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["confident"] is True
     assert (tmp_path / "fresh" / "knowledge.sqlite").exists()
+
+
+def test_a_batch_line_that_cleans_to_nothing_is_answered_as_empty(env: dict[str, str]) -> None:
+    done = run_cli(
+        "ask", "--json", stdin="容器一直重启怎么办\n\x1b[0m\x00\u200b\nImagePullBackOff\n", env=env
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["query"] for line in lines] == ["容器一直重启怎么办", "", "ImagePullBackOff"]
+    assert lines[1] == {"query": "", "confident": False, "answers": []}
+    assert lines[2]["confident"] is True
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["容器一直重启怎么办", "ImagePullBackOff", "节点 NotReady 怎么恢复", "how do I drain a node", "镜像"],
+)
+def test_score_is_the_ranking_key(env: dict[str, str], question: str) -> None:
+    payload = json.loads(run_cli("ask", "--json", question, env=env).stdout)
+    scores = [answer["score"] for answer in payload["answers"]]
+    assert scores == sorted(scores, reverse=True), scores
+
+
+def test_the_fact_asked_for_is_printed_even_when_it_lives_in_the_causes(env: dict[str, str]) -> None:
+    done = run_cli("ask", "default namespace 里容器默认的 cpu request 是多少", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "100m" in done.stdout  # from 原因, which an answer does not print otherwise
+    assert "依据 / from the entry:" in done.stdout
+
+
+def test_related_topics_are_the_entrys_own_links(env: dict[str, str]) -> None:
+    from bot.domain.entries import parse_entry
+
+    done = run_cli("ask", "容器一直重启怎么办", env=env)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("相关 / related:"))
+    top = done.stdout.splitlines()[0].rsplit("[", 1)[1].rstrip("]")
+    entry = next(
+        parse_entry(p.read_text(encoding="utf-8"), origin=p.name)
+        for p in (REPO / "knowledge").rglob(f"{top}.md")
+    )
+    shown = [part.rsplit("[", 1)[1].rstrip("]") for part in line.split(": ", 1)[1].split("; ")]
+    assert shown and set(shown) <= set(entry.related)
+
+
+def test_terminal_keeps_the_indentation_inside_code_blocks() -> None:
+    from bot.domain.entries import parse_entry
+    from bot.render import answers
+    from bot.services import Answer, AskResult
+
+    text = (REPO / "knowledge" / "k8s" / "stale-image-same-tag.md").read_text(encoding="utf-8")
+    entry = parse_entry(text, origin="stale-image-same-tag.md")
+    printed = answers.to_text(AskResult(query="q", confident=True, answers=(Answer(entry, 1.0),)))
+    lines = printed.splitlines()
+    containers = next(i for i, line in enumerate(lines) if line.strip() == "containers:")
+    assert lines[containers + 1] == lines[containers].replace("containers:", "- name: <container>")
+    assert lines[containers + 2] == lines[containers].replace("containers:", "  image: <image>:<tag>")

@@ -15,6 +15,7 @@ import pytest
 
 from bot.adapters.kube import KubeClient
 from bot.domain.environments import Environment
+from bot.errors import ClusterError
 from bot.inspection import inspect_async
 from tests import k8s_objects as k
 from tests.kube_cluster import Cluster, kubeconfig_or_skip
@@ -92,3 +93,22 @@ def test_progress_deadline_exceeded_is_a_failed_order_with_rollback(
     assert failed, [f.title for f in result.findings]
     assert {"rollback_order", "close_order"} <= {a.action for a in failed[0].actions}
     assert "ProgressDeadlineExceeded" in "\n".join(failed[0].evidence) + failed[0].detail
+
+
+def test_a_namespace_that_does_not_exist_is_an_error_not_healthy(cluster: Cluster) -> None:
+    with pytest.raises(ClusterError, match="namespace no-such-ns-4242 does not exist"):
+        inspect_in("no-such-ns-4242")
+
+
+def test_an_empty_namespace_that_exists_is_healthy(cluster: Cluster) -> None:
+    result = inspect_in(cluster.namespace("empty"))
+    # nodes are cluster-wide (other tests leave some): nothing found in the namespace itself
+    assert all(o.startswith("Node/") for f in result.findings for o in f.objects)
+    assert result.snapshot.pods == ()
+
+
+def test_the_existence_probe_stores_nothing(cluster: Cluster) -> None:
+    ns = cluster.namespace("probe")
+    inspect_in(ns)  # empty: the probe ran
+    events = cluster.admin.request("GET", f"/api/v1/namespaces/{ns}/events")
+    assert events["items"] == []

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -175,3 +179,122 @@ def test_import_rejects_unknown_file_types(small_base: Settings, tmp_path: Path)
 def test_shipped_entries_are_packaged_with_the_wheel() -> None:
     text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
     assert '"knowledge" = "bot/_knowledge"' in text
+
+
+SYNONYMS = """format: deploybot-synonyms/1
+concepts:
+  zebra: [斑马, 条纹马, zebra]
+"""
+
+
+def test_synonyms_are_data_next_to_the_entries_and_an_edit_rebuilds(small_base: Settings) -> None:
+    kb = KnowledgeBase.open(small_base)
+    assert not kb.search("条纹马网关超时").confident  # nobody told the base that 条纹马 is a 斑马
+    kb.close()
+    (small_base.knowledge_dir / "synonyms.yaml").write_text(SYNONYMS, encoding="utf-8")
+    assert not is_fresh(small_base)  # the table is part of the content hash
+    kb = KnowledgeBase.open(small_base)
+    ranking = kb.search("条纹马网关超时")
+    assert ranking.hits[0].entry_id == "zebra-gateway-timeout"
+    assert ranking.confident
+    kb.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "format: synonyms/9\nconcepts:\n  zebra: [斑马]\n",
+            "synonyms.yaml:1: format: unknown format 'synonyms/9'",
+        ),
+        (
+            "format: deploybot-synonyms/1\nconcepts:\n  zebra: [斑马,\n    条纹马, 斑马]\n",
+            "synonyms.yaml:4: concepts.zebra: duplicate phrase '斑马' (also on line 3)",
+        ),
+        (
+            "format: deploybot-synonyms/1\nconcepts:\n  zebra: []\n",
+            "synonyms.yaml:3: concepts.zebra: empty group",
+        ),
+        (
+            "format: deploybot-synonyms/1\nconcepts:\n  zebra: [斑马]\n  zebra: [条纹马]\n",
+            "synonyms.yaml:4: concepts.zebra: duplicate concept (first on line 3)",
+        ),
+        (
+            "format: deploybot-synonyms/1\nconcepts:\n  zebra: [斑马]\nopposites:\n  - [zebra, walrus]\n",
+            "synonyms.yaml:5: opposites: unknown concept 'walrus'",
+        ),
+    ],
+)
+def test_kb_build_names_the_line_of_a_bad_synonym_table(
+    small_base: Settings, text: str, message: str
+) -> None:
+    (small_base.knowledge_dir / "synonyms.yaml").write_text(text, encoding="utf-8")
+    done = run_cli("kb", "build", env=cli_env(small_base))
+    assert done.returncode == 1
+    assert f"knowledge/{message}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_one_broken_entry_is_reported_and_the_rest_still_answers(small_base: Settings) -> None:
+    (small_base.knowledge_dir / "broken.md").write_text("---\nid: broken\ntitle: [unclosed\n---\n", "utf-8")
+    done = run_cli("kb", "build", env=cli_env(small_base))
+    assert done.returncode == 1
+    assert "knowledge/broken.md: front matter: invalid YAML" in done.stderr
+    answered = run_cli("ask", "--json", "海象队列积压怎么办", env=cli_env(small_base))
+    assert answered.returncode == 0, answered.stderr
+    payload = json.loads(answered.stdout)
+    assert payload["confident"] is True
+    assert payload["answers"][0]["id"] == "walrus-queue-backlog"
+
+
+def test_kb_build_flags_example_object_names_in_commands(small_base: Settings) -> None:
+    entry = write_entry(small_base.knowledge_dir, "tutorial-names", "教程里的名字", "教程名字")
+    entry.write_text(
+        entry.read_text(encoding="utf-8").replace(
+            "kubectl get events -n <namespace>",
+            "kubectl get configmap special-config -n <namespace>\n"
+            "   docker pull rosskukulinski/dne:v1.0.0\n"
+            "   gcloud compute disks create <disk> --zone us-central1-a",
+        ),
+        encoding="utf-8",
+    )
+    done = run_cli("kb", "build", env=cli_env(small_base))
+    assert done.returncode == 1
+    assert (
+        "knowledge/tutorial-names.md: commands: use <placeholders>, not example object names: "
+        "special-config, rosskukulinski/dne:v1.0.0, us-central1-a"
+    ) in done.stderr
+
+
+def test_shipped_commands_use_placeholders(kb: KnowledgeBase) -> None:
+    from bot.domain.entries import example_names
+
+    assert {e.id: example_names(e) for e in kb.entries() if example_names(e)} == {}
+
+
+def test_import_defaults_to_the_working_folder_and_keeps_same_named_files_apart(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    for team in ("team-a", "team-b"):
+        (docs / team).mkdir(parents=True)
+        (docs / team / "faq.md").write_text(f"## {team} 网关 502\n先看网关日志,再检查后端 pod。\n", "utf-8")
+    (docs / "slides.pptx").write_bytes(b"PK\x03\x04")
+    (docs / "empty.md").write_text("no headings here\n", encoding="utf-8")
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "DEPLOYBOT_KNOWLEDGE_DIR"}
+    env["DEPLOYBOT_DATA_DIR"] = str(tmp_path / "data")
+    script = Path(sys.executable).with_name("deploybot")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "bot"]
+    done = subprocess.run(
+        [*command, "kb", "import", str(docs)], cwd=work, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    drafts = sorted(p.name for p in (work / "knowledge" / "drafts").glob("*.md"))
+    assert drafts == ["draft-team-a-faq-1.md", "draft-team-b-faq-1.md"]
+    assert "skipped: " in done.stdout and "slides.pptx: unsupported file type '.pptx'" in done.stdout
+    assert "empty.md: no headings or questions" in done.stdout
+    again = subprocess.run(
+        [*command, "kb", "import", str(docs)], cwd=work, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert "0 draft entries" in again.stdout
+    assert "draft already exists; not overwritten" in again.stdout

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.adapters.kube import KubeClient, fetch_snapshot
+from bot.adapters.kube import CORE_LISTS, KubeClient, fetch_snapshot
 from bot.domain.environments import Environment
 from bot.errors import ClusterError, ClusterForbidden, ClusterUnauthorized, ClusterUnreachable
 from tests.kube_cluster import BOT_KUBECONFIG_VAR, Cluster, kubeconfig_or_skip
@@ -33,7 +33,11 @@ NAMESPACE_READ_RULES: list[dict[str, Any]] = [
             "limitranges",
         ],
     },
-    {"apiGroups": ["apps"], "verbs": ["list"], "resources": ["deployments", "statefulsets", "replicasets"]},
+    {
+        "apiGroups": ["apps"],
+        "verbs": ["list"],
+        "resources": ["deployments", "statefulsets", "replicasets", "controllerrevisions"],
+    },
     {"apiGroups": ["argoproj.io", "rollouts.kruise.io"], "verbs": ["list"], "resources": ["rollouts"]},
 ]
 
@@ -77,8 +81,8 @@ def test_snapshot_costs_the_same_calls_for_1_or_40_pods(cluster: Cluster) -> Non
         snapshot_of(client, ns, "app=web")
         assert client.calls - again == counts[-1] - 1  # discovery is cached between inspections
         client.close()
-    # 11 lists, one per installed Rollout CRD, one discovery call per 5 minutes
-    assert counts[0] == counts[1] == 11 + rollout_crds + 1
+    # the core lists, one per installed Rollout CRD, one discovery call per 5 minutes
+    assert counts[0] == counts[1] == len(CORE_LISTS) + rollout_crds + 1
 
 
 def test_events_come_from_one_namespace_list(cluster: Cluster) -> None:
@@ -233,6 +237,16 @@ class SlowApi(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_POST(self) -> None:
+        """Like the real API server: a dry-run create (the namespace probe) echoes the object."""
+        time.sleep(self.delay)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}"
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def log_message(self, *args: Any) -> None:
         pass
 
@@ -266,7 +280,8 @@ def test_calls_run_concurrently_and_leave_the_event_loop_free(tmp_path: Path, sl
         return elapsed, ticks
 
     elapsed, ticks = asyncio.run(scenario())
-    # 12 calls of 0.4 s each: one discovery, then the 11 lists side by side (~0.8 s, not 4.8 s)
-    assert client.calls == 12
+    # calls of 0.4 s each: one discovery, then the core lists side by side (~0.8 s, not 5.2 s), then,
+    # since every list came back empty, the namespace-existence probe
+    assert client.calls == 1 + len(CORE_LISTS) + 1
     assert elapsed < 2.5
     assert ticks > elapsed / 0.01 * 0.5  # the loop kept ticking while the API was slow

@@ -13,6 +13,7 @@ import pytest
 
 from bot.domain.releases import STATES, ReleaseOrder, release_orders
 from bot.domain.snapshot import Snapshot
+from tests import k8s_objects as k8s
 
 NOW = datetime(2026, 11, 21, 10, 30, tzinfo=UTC)
 REGISTRY = "registry.cn-hangzhou.aliyuncs.com/shop"
@@ -694,6 +695,28 @@ def test_statefulset_versions_and_times_come_from_revisions_and_pods() -> None:
     assert (rolling.desired, rolling.updated, rolling.ready) == (3, 2, 3)
     done = only(release_orders(snap(statefulsets=[statefulset()])))
     assert (done.old_version, done.started_at) == (None, None)  # no ControllerRevision history to read
+
+
+def test_statefulset_versions_are_the_images_of_its_controller_revisions() -> None:
+    def revision(rev_name: str, number: int, tag: str, created: int) -> Obj:
+        cr = k8s.controller_revision("shop-db", number, image("mysql", tag))
+        cr["metadata"].update(name=rev_name, creationTimestamp=stamp(created))
+        return cr
+
+    history = [revision("shop-db-5c7b9d8f4", 1, "8.0.35", 900), revision(NEW_REV, 2, "8.0.36", 30)]
+    rolling = only(
+        release_orders(
+            snap(statefulsets=[statefulset(update=NEW_REV, updated=1)], controllerrevisions=history)
+        )
+    )
+    assert (rolling.old_version, rolling.new_version) == (image("mysql", "8.0.35"), image("mysql", "8.0.36"))
+    assert rolling.started_at == at(30)  # no pods on the new revision yet: when the revision was made
+    done = only(
+        release_orders(
+            snap(statefulsets=[statefulset(current=NEW_REV, update=NEW_REV)], controllerrevisions=history)
+        )
+    )
+    assert done.state == "completed" and done.old_version == image("mysql", "8.0.35")
 
 
 # --- Argo Rollouts -----------------------------------------------------------------------------

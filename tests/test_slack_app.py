@@ -24,7 +24,7 @@ from tests import k8s_objects as k
 from tests.conftest import REPO, run_cli
 from tests.kube_cluster import BOT_KUBECONFIG_VAR, Cluster, kubeconfig_or_skip
 from tests.rbac import chart_rules
-from tests.slack_harness import (
+from tests.slack_harness import (  # noqa: F401 - slack_rejections_checked is an autouse fixture
     BOT_TOKEN,
     SIGNING_SECRET,
     FakeSlack,
@@ -36,6 +36,7 @@ from tests.slack_harness import (
     post,
     serve_app,
     signed_headers,
+    slack_rejections_checked,
     start_fake_slack,
 )
 from tests.test_inspect_cli import load
@@ -84,6 +85,7 @@ class SlackWorld:
         )
         self.settings = Settings(knowledge_dir=REPO / "knowledge", data_dir=tmp / "data")
         self.runtime = make_runtime(self.settings, config)
+        self.runtime.settle_seconds = 1.0  # kube-local runs no controllers: nothing ever settles
 
         async def make() -> Any:
             app = build_app(
@@ -100,11 +102,28 @@ class SlackWorld:
         return f"{self.fake.url}/response/{self.responses}", f"response/{self.responses}"
 
     def command(self, text: str, user: str = OPERATOR) -> tuple[Any, dict[str, Any]]:
+        """The reply to a slash command: through its response_url (private answers), or posted to
+        the channel (inspections and orders, so that their thread can follow up)."""
         url, method = self.response_url()
+        posts = len(self.channel_posts())
         body = command_body(text, user=user, response_url=url)
         reply = post(self.url + "/slack/events", body, signed_headers(body))
         assert reply.status == 200, reply.body
-        return reply, self.fake.wait_for(method)[0]
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.fake.named(method):
+                return reply, self.fake.named(method)[0]
+            if len(self.channel_posts()) > posts:
+                return reply, self.channel_posts()[posts]
+            time.sleep(0.02)
+        raise AssertionError(f"no reply to {text!r}: {[name for name, _ in self.fake.calls]}")
+
+    def channel_posts(self) -> list[dict[str, Any]]:
+        return [
+            m
+            for m in self.fake.named("chat.postMessage")
+            if m.get("channel") == "C1" and not m.get("thread_ts")
+        ]
 
     def event(self, event: dict[str, Any], *, retry: bool = False, event_id: str = "Ev1") -> Any:
         body = event_body(event, event_id=event_id)
@@ -166,12 +185,13 @@ def test_bare_text_asks_and_off_topic_says_it_does_not_know(world: SlackWorld) -
 
 def test_inspection_has_findings_and_confirmed_buttons(world: SlackWorld) -> None:
     _, message = world.command("inspect shop-prod")
-    assert message["response_type"] == "in_channel"
+    assert message["channel"] == "C1" and not message.get("thread_ts")  # posted to the channel
     text = json.dumps(message, ensure_ascii=False)
     assert "CrashLoopBackOff" in text
     found = buttons(message)
     restart = found["deploybot:act:restart"]
-    assert restart["value"].startswith("r-") and "shop-web" not in restart["value"]  # an opaque reference
+    assert restart["value"].startswith("v1.")  # signed: any replica can verify it, nobody can edit it
+    assert world.runtime.signer.verify(restart["value"], now=time.time())["target"] == "Deployment/shop-web"
     assert "restart Deployment/shop-web" in restart["confirm"]["text"]["text"]
     assert "confirm" not in found["deploybot:act:logs"]  # read-only: no dialog
 
@@ -241,7 +261,7 @@ def test_a_retried_or_double_click_runs_once(world: SlackWorld) -> None:
     world.fake.wait_for(method)
     world.click(ref, "deploybot:act:restart", retry=True)
     ephemeral = world.fake.wait_for("chat.postEphemeral", ephemerals + 1)[-1]
-    assert f"already done by {OPERATOR}" in ephemeral["text"]
+    assert f"already done by <@{OPERATOR}>" in ephemeral["text"]  # people as mentions
     assert restarts_done() == before + 1
 
 
@@ -280,6 +300,8 @@ def test_dm_follow_up_keeps_the_environment(world: SlackWorld) -> None:
     while not any(u.get("channel") == "D1" for u in world.fake.named("chat.update")):
         assert time.monotonic() < deadline, "the DM inspection never arrived"
         time.sleep(0.02)
+    [placeholder] = [p for p in world.fake.named("chat.postMessage") if p.get("channel") == "D1"]
+    assert not placeholder.get("thread_ts")  # a DM is answered in the DM, not in a thread
     updates = len(world.fake.named("chat.update"))
     world.event(
         {
@@ -378,6 +400,19 @@ def test_channel_not_found_is_logged_not_fatal(world: SlackWorld) -> None:
     time.sleep(0.5)
     _, answer = world.command("ask OOMKilled")
     assert answer and get(world.url + "/healthz").status == 200
+    metrics = get(world.url + "/metrics").body
+    assert 'deploybot_slack_errors_total{error="channel_not_found",method="chat.postMessage"} 1' in metrics
+
+
+def test_every_topic_button_has_its_own_action_id_and_each_one_answers(world: SlackWorld) -> None:
+    _, message = world.command("今天中午吃什么")  # not confident: the closest topics as buttons
+    topics = [e for b in blocks_of(message) if b["type"] == "actions" for e in b["elements"]]
+    ids = [e["action_id"] for e in topics]
+    assert len(ids) >= 2 and len(set(ids)) == len(ids) and ids[1] == "deploybot:topic:2"
+    reply, method = world.click(topics[1]["value"], ids[1])
+    assert reply.status == 200
+    answer = world.fake.wait_for(method)[0]
+    assert answer["response_type"] == "ephemeral" and blocks_of(answer)[0]["type"] == "header"
 
 
 def test_feedback_is_recorded(world: SlackWorld) -> None:
@@ -437,9 +472,12 @@ def test_serve_as_a_process_answers_health_and_stops_on_sigterm(tmp_path: Path) 
         port = probe.getsockname()[1]
     config = tmp_path / "deploybot.yaml"
     config.write_text("environments: {}\n")
+    slack_loop = LoopThread()  # serve checks the bot token (auth.test) before it is ready
+    fake, _ = start_fake_slack(slack_loop)
     env = {
         **os.environ,
-        "SLACK_BOT_TOKEN": "xoxb-process-test",
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_API_URL": fake.url + "/api/",
         "SLACK_SIGNING_SECRET": "s",
         "PORT": str(port),
         "SLACK_APP_TOKEN": "",
@@ -472,6 +510,80 @@ def test_serve_as_a_process_answers_health_and_stops_on_sigterm(tmp_path: Path) 
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0
-    assert "xoxb-process-test" not in stderr
+    slack_loop.stop()
+    assert BOT_TOKEN not in stderr
     entries = [json.loads(line) for line in stderr.strip().splitlines()]  # every line is JSON
     assert any("listening on" in e["message"] for e in entries)
+
+
+def _sign_action(world: SlackWorld, action: str, **params: str) -> str:
+    """A button as an inspection renders it (the same signer, the same payload)."""
+    payload = {"kind": "action", "environment": "shop-prod", "action": action, "target": "shop-web",
+               "params": params, "expected": None}  # fmt: skip
+    return world.runtime.signer.sign(payload, now=time.time())
+
+
+def _posted_after(world: SlackWorld, count: int) -> list[dict[str, Any]]:
+    return world.fake.wait_for("chat.postMessage", count)[count - 2 :]
+
+
+def test_after_a_change_one_line_in_the_channel_with_undo_and_details_in_its_thread(
+    world: SlackWorld,
+) -> None:
+    replicas = world.web()["spec"]["replicas"]
+    posts = len(world.fake.named("chat.postMessage"))
+    _, method = world.click(_sign_action(world, "scale", replicas="0"), "deploybot:act:scale")
+    updated = world.fake.wait_for(method)[0]
+    assert updated["replace_original"] is True  # the message itself, re-inspected in place
+    line, details = _posted_after(world, posts + 2)
+    assert "thread_ts" not in line  # the result is in the channel
+    assert f"<@{OPERATOR}> scale Deployment/shop-web from {replicas} to 0 replicas" in line["text"]
+    assert "namespace" not in line["text"]  # one line: where and asides go to the thread
+    restore = buttons(line)["deploybot:act:restore"]
+    assert f"restore Deployment/shop-web from 0 to {replicas}" in restore["confirm"]["text"]["text"]
+    line_ts = next(ts for (_, ts), m in world.fake.messages.items() if m.get("text") == line["text"])
+    assert details["thread_ts"] == line_ts
+    assert "remembering" in json.dumps(details) and "deploybot audit shop-prod" in json.dumps(details)
+    assert world.web()["spec"]["replicas"] == 0
+    # the undo works, and its own result offers to scale to 0 again
+    posts = len(world.fake.named("chat.postMessage"))
+    world.click(restore["value"], "deploybot:act:restore")
+    line, _ = _posted_after(world, posts + 2)
+    assert world.web()["spec"]["replicas"] == replicas
+    assert f"restore Deployment/shop-web from 0 to {replicas}" in line["text"]
+    assert "deploybot:act:scale" in buttons(line)
+
+
+def test_a_change_without_an_undo_has_no_button(world: SlackWorld) -> None:
+    posts = len(world.fake.named("chat.postMessage"))
+    world.click(_sign_action(world, "restart"), "deploybot:act:restart")
+    line, _ = _posted_after(world, posts + 2)
+    assert "restart Deployment/shop-web" in line["text"] and buttons(line) == {}
+
+
+def test_a_refusal_names_people_as_mentions(world: SlackWorld) -> None:
+    count = len(world.fake.named("chat.postEphemeral"))
+    world.click(_sign_action(world, "restart"), "deploybot:act:restart", user=STRANGER)
+    refusal = world.fake.wait_for("chat.postEphemeral", count + 1)[-1]
+    assert f"<@{STRANGER}> may not restart" in refusal["text"]
+    assert f"operators are <@{OPERATOR}>" in refusal["text"]
+
+
+def test_a_slash_inspection_is_posted_so_its_thread_knows_the_environment(world: SlackWorld) -> None:
+    posts = len(world.fake.named("chat.postMessage"))
+    url, _ = world.response_url()
+    body = command_body("inspect shop-prod", user=OPERATOR, response_url=url)
+    assert post(world.url + "/slack/events", body, signed_headers(body)).status == 200
+    posted = world.fake.wait_for("chat.postMessage", posts + 1)[-1]
+    assert posted["channel"] == "C1" and "CrashLoop" in json.dumps(posted, ensure_ascii=False)
+    ts = next(
+        ts for (c, ts), m in world.fake.messages.items() if c == "C1" and m.get("text") == posted["text"]
+    )
+    updates = len(world.fake.named("chat.update"))
+    world.event(
+        {"type": "app_mention", "user": OPERATOR, "channel": "C1", "ts": "1700000300.000300",
+         "thread_ts": ts, "text": "<@UBOT> 那怎么回滚?"},
+        event_id="EvSlashFollowUp",
+    )  # fmt: skip
+    proposal = world.fake.wait_for("chat.update", updates + 1)[-1]
+    assert "deploybot:act:rollback_order" in json.dumps(proposal)

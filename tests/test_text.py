@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from bot.domain import synonyms, text
+from bot.adapters import kb_files
+from bot.domain import text
+from bot.domain.synonyms import SynonymTable
+
+REPO = Path(__file__).resolve().parent.parent
+#: the shipped table, as the team edits it (knowledge/synonyms.yaml)
+TABLE, PROBLEMS = kb_files.load_synonyms(REPO / "knowledge")
+
+
+def test_the_shipped_synonym_table_loads_cleanly() -> None:
+    assert not PROBLEMS
+    assert len(TABLE.groups) >= 50
 
 
 @pytest.mark.parametrize(
@@ -54,14 +67,37 @@ def test_problem_words_are_not_identifiers(token: str) -> None:
     ],
 )
 def test_synonyms_meet_on_one_concept(raw: str, concept: str) -> None:
-    assert concept in synonyms.concepts(text.normalize(raw))
+    assert concept in TABLE.concepts(text.normalize(raw))
 
 
 def test_longest_phrase_wins() -> None:
-    found = synonyms.concepts(text.normalize("容器一直重启"))
+    found = TABLE.concepts(text.normalize("容器一直重启"))
     assert "~crashloop" in found
     assert "~restart" not in found
 
 
 def test_ascii_phrases_match_whole_words_only() -> None:
-    assert "~oom" not in synonyms.concepts("the room is cold")
+    assert "~oom" not in TABLE.concepts("the room is cold")
+
+
+def test_english_word_forms_meet_the_phrase() -> None:
+    assert "~restart" in TABLE.concepts("rebooted the node")
+    assert "~cordon" in TABLE.concepts("cordoned node")
+
+
+def test_a_server_is_not_a_kubernetes_service() -> None:
+    found = TABLE.concepts(text.normalize("服务器时间不同步"))
+    assert "~service" not in found
+    assert "~node" in found
+
+
+def test_an_undo_word_asks_for_the_other_side_of_a_pair() -> None:
+    assert TABLE.asked(TABLE.concepts(text.normalize("节点设为不可调度"))) == {"~cordon"}
+    assert TABLE.asked(TABLE.concepts(text.normalize("怎么取消节点不可调度"))) == {"~uncordon"}
+
+
+def test_a_table_given_by_the_caller_is_applied_as_is() -> None:
+    table = SynonymTable(groups={"zebra": ("斑马", "zebra")})
+    assert table.concepts("斑马网关") == ["~zebra"]
+    assert table.concepts("zebras") == ["~zebra"]
+    assert SynonymTable().concepts("斑马") == []

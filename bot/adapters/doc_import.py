@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -53,48 +54,81 @@ def html_to_markdown(html: str) -> str:
     return "".join(parser.out)
 
 
+SUPPORTED = MARKDOWN | HTML | TEXT
+
+
 def _sections_of(path: Path) -> list[drafts.Section]:
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text; convert it first") from None
+    raw = path.read_text(encoding="utf-8")
     suffix = path.suffix.lower()
     if suffix in MARKDOWN:
         return drafts.split_markdown(raw)
     if suffix in HTML:
         return drafts.split_markdown(html_to_markdown(raw))
-    if suffix in TEXT:
-        return drafts.split_plain(raw)
-    raise UsageError(f"{path}: unsupported file type {suffix!r} (Markdown, HTML or plain text)")
+    return drafts.split_plain(raw)
 
 
-def _files(paths: list[Path]) -> list[Path]:
-    found: list[Path] = []
+@dataclass(frozen=True)
+class ImportReport:
+    written: tuple[Path, ...]
+    #: (file, why it was skipped)
+    skipped: tuple[tuple[Path, str], ...]
+
+
+def _files(paths: list[Path]) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
+    """(file, name stem for its drafts) to import, and (file, reason) skipped.
+
+    Files found in a folder are named by their path inside it (`team-a/faq.md` -> `team-a-faq`),
+    so same-named files from different folders stay apart.
+    """
+    found: list[tuple[Path, str]] = []
+    skipped: list[tuple[Path, str]] = []
     for path in paths:
         if path.is_dir():
-            found.extend(
-                sorted(
-                    p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MARKDOWN | HTML | TEXT
-                )
-            )
+            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                if child.suffix.lower() not in SUPPORTED:
+                    skipped.append((child, f"unsupported file type {child.suffix.lower()!r}"))
+                    continue
+                found.append((child, str(child.relative_to(path).with_suffix(""))))
+        elif path.suffix.lower() not in SUPPORTED:
+            kind = path.suffix.lower()
+            raise UsageError(f"{path}: unsupported file type {kind!r} (Markdown, HTML or plain text)")
         else:
-            found.append(path)
-    return found
+            found.append((path, path.stem))
+    stems: dict[str, Path] = {}
+    named: list[tuple[Path, str]] = []
+    for path, name in found:
+        stem = drafts.slug(name)
+        if stem in stems and stems[stem] != path:
+            stem = drafts.slug(f"{path.parent.name}-{name}")
+            while stem in stems:
+                stem = f"{stem}-x"
+        stems[stem] = path
+        named.append((path, stem))
+    return named, skipped
 
 
-def import_docs(paths: list[Path], target: Path) -> list[Path]:
-    """One draft file per section; existing drafts are never overwritten."""
+def import_docs(paths: list[Path], target: Path) -> ImportReport:
+    """One draft file per section; existing drafts are never overwritten (and are reported)."""
     target.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for path in _files(paths):
-        stem = drafts.slug(path.stem)
-        for number, section in enumerate(_sections_of(path), start=1):
+    files, skipped = _files(paths)
+    for path, stem in files:
+        try:
+            sections = _sections_of(path)
+        except UnicodeDecodeError:
+            skipped.append((path, "not UTF-8 text; convert it first"))
+            continue
+        if not sections:
+            skipped.append((path, "no headings or questions to split on (or too little text under them)"))
+            continue
+        for number, section in enumerate(sections, start=1):
             entry_id = f"draft-{stem}-{number}"
             out = target / f"{entry_id}.md"
             if out.exists():
+                skipped.append((out, "draft already exists; not overwritten (someone may be editing it)"))
                 continue
             out.write_text(
                 drafts.render_draft(section, entry_id=entry_id, source=path.name), encoding="utf-8"
             )
             written.append(out)
-    return written
+    return ImportReport(written=tuple(written), skipped=tuple(skipped))

@@ -1,14 +1,22 @@
-"""The knowledge/ folder on disk: which files are entries, their fingerprints, and parsing them."""
+"""The knowledge/ folder on disk: which files are entries, the synonym table, their fingerprints."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
+from bot.domain import text
 from bot.domain.entries import Entry, EntryError, parse_entry, validate_base
+from bot.domain.synonyms import EMPTY, SynonymTable
 
 SKIPPED_NAMES = frozenset({"README.md"})
+SYNONYMS_FILE = "synonyms.yaml"
+SYNONYMS_FORMAT = "deploybot-synonyms/1"
+_CONCEPT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 def entry_files(root: Path) -> list[Path]:
@@ -18,10 +26,16 @@ def entry_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.md") if p.name not in SKIPPED_NAMES and p.is_file())
 
 
+def indexed_files(root: Path) -> list[Path]:
+    """What the compiled base is made of: the entries and the synonym table."""
+    synonyms = root / SYNONYMS_FILE
+    return [*entry_files(root), *([synonyms] if synonyms.is_file() else [])]
+
+
 def stat_fingerprint(root: Path, salt: str) -> str:
     """Cheap change detector (names, sizes, mtimes); a miss falls back to the content hash."""
     digest = hashlib.sha256(salt.encode())
-    for path in entry_files(root):
+    for path in indexed_files(root):
         st = path.stat()
         digest.update(f"{path.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()
@@ -29,7 +43,7 @@ def stat_fingerprint(root: Path, salt: str) -> str:
 
 def content_hash(root: Path, salt: str) -> str:
     digest = hashlib.sha256(salt.encode())
-    for path in entry_files(root):
+    for path in indexed_files(root):
         digest.update(str(path.relative_to(root)).encode() + b"\0")
         digest.update(path.read_bytes())
         digest.update(b"\0")
@@ -38,24 +52,205 @@ def content_hash(root: Path, salt: str) -> str:
 
 @dataclass(frozen=True)
 class LoadedBase:
+    #: entries that parsed and passed the cross-entry checks (a duplicate id keeps its first file)
     entries: tuple[Entry, ...]
     problems: tuple[EntryError, ...]
+    synonyms: SynonymTable = EMPTY
+
+
+def _origin(root: Path, path: Path) -> str:
+    return str(path.relative_to(root.parent)) if root.parent != root else str(path)
 
 
 def load_entries(root: Path) -> LoadedBase:
-    """Parse every entry; collect all problems instead of stopping at the first."""
+    """Parse every entry and the synonym table; collect all problems instead of stopping at the first.
+
+    Broken entries are reported and left out, so the rest of the base still answers.
+    """
     entries: list[Entry] = []
     problems: list[EntryError] = []
     for path in entry_files(root):
-        origin = str(path.relative_to(root.parent)) if root.parent != root else str(path)
+        origin = _origin(root, path)
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             problems.append(EntryError(origin, "file", "is not UTF-8 text"))
             continue
         try:
-            entries.append(parse_entry(text, origin=origin))
+            entries.append(parse_entry(raw, origin=origin))
         except EntryError as exc:
             problems.append(exc)
-    problems.extend(validate_base(entries))
-    return LoadedBase(entries=tuple(entries), problems=tuple(problems))
+    cross = validate_base(entries)
+    problems.extend(cross)
+    table, synonym_problems = load_synonyms(root)
+    problems.extend(synonym_problems)
+    return LoadedBase(entries=_usable(entries, cross), problems=tuple(problems), synonyms=table)
+
+
+def _usable(entries: list[Entry], problems: list[EntryError]) -> tuple[Entry, ...]:
+    """Drop the later file of a duplicate id and links that lead nowhere."""
+    from dataclasses import replace
+
+    seen: set[str] = set()
+    kept: list[Entry] = []
+    for entry in entries:
+        if entry.id not in seen:
+            seen.add(entry.id)
+            kept.append(entry)
+    if not problems:
+        return tuple(kept)
+    return tuple(replace(e, related=tuple(r for r in e.related if r in seen and r != e.id)) for e in kept)
+
+
+class _SynonymProblems:
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+        self.found: list[EntryError] = []
+
+    def add(self, node: yaml.Node | None, where: str, problem: str) -> None:
+        line = f":{node.start_mark.line + 1}" if node is not None else ""
+        self.found.append(EntryError(f"{self.origin}{line}", where, problem))
+
+
+def _scalar(node: yaml.Node) -> str | None:
+    if isinstance(node, yaml.ScalarNode) and node.tag != "tag:yaml.org,2002:null" and str(node.value).strip():
+        return str(node.value)
+    return None
+
+
+def load_synonyms(root: Path) -> tuple[SynonymTable, list[EntryError]]:
+    """`synonyms.yaml` next to the entries: concept groups, opposite pairs and whole words.
+
+    Every problem names the line; the groups that are fine are still used, so one bad line does
+    not take the table down at answer time. No file: no synonyms.
+    """
+    path = root / SYNONYMS_FILE
+    if not path.is_file():
+        return EMPTY, []
+    problems = _SynonymProblems(_origin(root, path))
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except UnicodeDecodeError:
+        problems.add(None, "file", "is not UTF-8 text")
+        return EMPTY, problems.found
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problems.add(None, "file", f"invalid YAML{where}: {getattr(exc, 'problem', exc)}")
+        return EMPTY, problems.found
+    if not isinstance(node, yaml.MappingNode):
+        problems.add(node, "file", f"must be a mapping with `format: {SYNONYMS_FORMAT}` and `concepts`")
+        return EMPTY, problems.found
+    sections: dict[str, yaml.Node] = {}
+    for key_node, value in node.value:
+        key = _scalar(key_node) or ""
+        if key not in {"format", "concepts", "opposites", "whole", "negation", "ignore"}:
+            problems.add(
+                key_node,
+                key or "key",
+                "unknown key (known: concepts, format, ignore, negation, opposites, whole)",
+            )
+        elif key in sections:
+            problems.add(key_node, key, f"duplicate key (first on line {sections[key].start_mark.line + 1})")
+        else:
+            sections[key] = value
+    fmt = _scalar(sections["format"]) if "format" in sections else None
+    if fmt != SYNONYMS_FORMAT:
+        problems.add(
+            sections.get("format", node),
+            "format",
+            f"unknown format {fmt!r} (this deploybot reads {SYNONYMS_FORMAT!r})"
+            if fmt
+            else f"missing (expected `format: {SYNONYMS_FORMAT}`)",
+        )
+        return EMPTY, problems.found
+    groups = _groups(sections.get("concepts"), problems)
+    opposites = _opposites(sections.get("opposites"), groups, problems)
+    whole = _words_list(sections.get("whole"), "whole", problems)
+    ignore = _words_list(sections.get("ignore"), "ignore", problems)
+    negation = _scalar(sections["negation"]) if "negation" in sections else ""
+    if negation and negation not in groups:
+        problems.add(sections["negation"], "negation", f"unknown concept {negation!r}")
+        negation = ""
+    table = SynonymTable(
+        groups=groups, opposites=opposites, whole=whole, negation=negation or "", ignore=frozenset(ignore)
+    )
+    return table, problems.found
+
+
+def _groups(node: yaml.Node | None, problems: _SynonymProblems) -> dict[str, tuple[str, ...]]:
+    if not isinstance(node, yaml.MappingNode):
+        problems.add(node, "concepts", "must be a mapping of concept name to a list of phrases")
+        return {}
+    groups: dict[str, tuple[str, ...]] = {}
+    first_line: dict[str, int] = {}
+    for key_node, value in node.value:
+        name = _scalar(key_node) or ""
+        where = f"concepts.{name}"
+        if not _CONCEPT_NAME.match(name):
+            problems.add(key_node, where, "concept names are lowercase letters, digits and _")
+            continue
+        if name in first_line:
+            problems.add(key_node, where, f"duplicate concept (first on line {first_line[name]})")
+            continue
+        first_line[name] = key_node.start_mark.line + 1
+        if not isinstance(value, yaml.SequenceNode) or not value.value:
+            problems.add(value, where, "empty group: list at least one phrase")
+            continue
+        phrases: dict[str, int] = {}
+        for item in value.value:
+            raw = _scalar(item)
+            phrase = text.normalize(raw, limit=None) if raw is not None else ""
+            if not phrase:
+                problems.add(item, where, "phrases must be non-empty strings")
+            elif phrase in phrases:
+                problems.add(item, where, f"duplicate phrase {phrase!r} (also on line {phrases[phrase]})")
+            else:
+                phrases[phrase] = item.start_mark.line + 1
+        if phrases:
+            groups[name] = tuple(phrases)
+    return groups
+
+
+def _opposites(
+    node: yaml.Node | None, groups: dict[str, tuple[str, ...]], problems: _SynonymProblems
+) -> tuple[tuple[str, str], ...]:
+    if node is None:
+        return ()
+    if not isinstance(node, yaml.SequenceNode):
+        problems.add(node, "opposites", "must be a list of [concept, concept] pairs")
+        return ()
+    pairs: list[tuple[str, str]] = []
+    for item in node.value:
+        names = [_scalar(n) for n in item.value] if isinstance(item, yaml.SequenceNode) else []
+        if len(names) != 2 or not all(names):
+            problems.add(item, "opposites", "each entry is a pair: [concept, concept]")
+            continue
+        a, b = str(names[0]), str(names[1])
+        unknown = [n for n in (a, b) if n not in groups]
+        if unknown:
+            problems.add(item, "opposites", f"unknown concept {unknown[0]!r}")
+        elif a == b:
+            problems.add(item, "opposites", f"{a!r} cannot be its own opposite")
+        else:
+            pairs.append((a, b))
+    return tuple(pairs)
+
+
+def _words_list(node: yaml.Node | None, where: str, problems: _SynonymProblems) -> tuple[str, ...]:
+    if node is None:
+        return ()
+    if not isinstance(node, yaml.SequenceNode):
+        problems.add(node, where, "must be a list of words")
+        return ()
+    words: dict[str, int] = {}
+    for item in node.value:
+        raw = _scalar(item)
+        word = text.normalize(raw, limit=None) if raw is not None else ""
+        if not word:
+            problems.add(item, where, "words must be non-empty strings")
+        elif word in words:
+            problems.add(item, where, f"duplicate word {word!r} (also on line {words[word]})")
+        else:
+            words[word] = item.start_mark.line + 1
+    return tuple(words)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from bot.errors import (
     ClusterConflict,
     ClusterError,
     ClusterForbidden,
+    ClusterNotFound,
     ClusterUnauthorized,
     ClusterUnreachable,
 )
@@ -32,6 +34,8 @@ READ_TIMEOUT = 15.0
 DISCOVERY_TTL = 300.0
 ARGO_GROUP, ARGO_VERSION = "argoproj.io", "v1alpha1"
 KRUISE_GROUP, KRUISE_VERSIONS = "rollouts.kruise.io", ("v1beta1", "v1alpha1")
+#: what pods/log negotiates (not text/plain: that is a 406), see KubeClient.request_text
+LOG_ACCEPT = "application/json, */*"
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ CORE_LISTS: tuple[ListSpec, ...] = (
     ListSpec("deployments", "deployments", "apps", "v1", selector=True),
     ListSpec("statefulsets", "statefulsets", "apps", "v1", selector=True),
     ListSpec("replicasets", "replicasets", "apps", "v1", selector=True),
+    ListSpec("controllerrevisions", "controllerrevisions", "apps", "v1", selector=True),
     ListSpec("services", "services", "", "v1"),
     ListSpec("endpoints", "endpoints", "", "v1"),
     ListSpec("pvcs", "persistentvolumeclaims", "", "v1"),
@@ -133,8 +138,15 @@ class KubeClient:
     def request_text(
         self, method: str, path: str, *, query: Sequence[tuple[str, str]] = (), what: str = ""
     ) -> str:
-        """For the few endpoints that answer plain text (pods/log)."""
-        data = self._call(method, path, query=query, what=what, accept="text/plain")
+        """For the few endpoints that answer plain text (pods/log).
+
+        The body is text/plain, but kube-apiserver negotiates the log subresource against its
+        JSON/YAML/protobuf serializers and answers `Accept: text/plain` with 406 Not Acceptable
+        (kubernetes/kubernetes#61450); the official client asks for application/json here, kubectl
+        for `application/json, */*`. The log comes back raw either way; errors come back as a
+        JSON Status, which api_error reads.
+        """
+        data = self._call(method, path, query=query, what=what, accept=LOG_ACCEPT, errors=log_error)
         return data.decode("utf-8", errors="replace")
 
     def _call(
@@ -147,6 +159,7 @@ class KubeClient:
         content_type: str = "application/json",
         what: str = "",
         accept: str = "application/json",
+        errors: Callable[[int, bytes, str, KubeClient], ClusterError | None] | None = None,
     ) -> bytes:
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
@@ -181,7 +194,10 @@ class KubeClient:
                 f"cannot reach the Kubernetes API at {self.server}: {_reason(exc)}"
             ) from None
         if not 200 <= response.status < 300:
-            raise api_error(response.status, data, what or f"{method} {path}", self)
+            what = what or f"{method} {path}"
+            raise (errors and errors(response.status, data, what, self)) or api_error(
+                response.status, data, what, self
+            )
         return data
 
     def list_objects(self, spec: ListSpec, namespace: str, selector: str = "") -> list[dict[str, Any]]:
@@ -253,14 +269,61 @@ def api_error(status: int, body: Any, what: str, client: KubeClient) -> ClusterE
             f"in the chart's Role/ClusterRole{detail}"
         )
     if status == 404:
-        return ClusterError(f"not found while trying to {what} (404){detail}")
+        return ClusterNotFound(f"not found while trying to {what} (404){detail}")
     if status == 409 and reason == "AlreadyExists":
         return ClusterConflict(f"cannot {what}: it already exists (409){detail}")
     if status == 409:
         return ClusterConflict(f"conflict while trying to {what} (409): the object changed meanwhile{detail}")
     if status == 429 or status >= 500:
         return ClusterUnreachable(f"the Kubernetes API could not {what} right now ({status}){detail}")
+    if status == 422 and (causes := _invalid_fields(body)):
+        return ClusterError(f"the Kubernetes API refused to {what} (422, invalid): {causes}")
     return ClusterError(f"the Kubernetes API refused to {what} ({status}){detail}")
+
+
+def _invalid_fields(body: Any) -> str:
+    """A 422 Status's details.causes on one line: "spec.replicas: must be greater than or equal to 0
+    (got -1)"; the field first, then why (FieldValueInvalid's "Invalid value: X: " moved to the end)."""
+    try:
+        details = (json.loads(body) if body else {}).get("details") or {}
+    except (ValueError, AttributeError):
+        return ""
+    kind, obj_name = details.get("kind", ""), details.get("name", "")
+    parts = []
+    for cause in details.get("causes") or []:
+        if not isinstance(cause, Mapping):
+            continue
+        why = " ".join(str(cause.get("message") or cause.get("reason") or "invalid").split())
+        found = re.match(r"^Invalid value: (.*?): (.+)$", why)
+        if found:
+            why = f"{found.group(2)} (got {found.group(1)[:60]})"
+        parts.append(f"{cause.get('field') or '(object)'}: {why}")
+    if not parts:
+        return ""
+    where = f"{kind}/{obj_name}: " if kind and obj_name else ""
+    return where + "; ".join(parts)
+
+
+def log_error(status: int, body: Any, what: str, client: KubeClient) -> ClusterError | None:
+    """pods/log is served by the node's kubelet through the API server: say so when that hop fails.
+
+    The API server answers 5xx with e.g. `Get "https://10.0.1.12:10250/containerLogs/...": dial tcp
+    ...: connect: connection refused` when it cannot reach the kubelet; that is the node, not the API.
+    """
+    try:
+        message = str((json.loads(body) if body else {}).get("message", ""))
+    except (ValueError, AttributeError):
+        message = str(body)[:300]
+    if status < 500 or "containerLogs" not in message:
+        return None
+    found = re.search(r"https?://([^/\"]+)/containerLogs", message)
+    kubelet = f" at {found.group(1)}" if found else ""
+    cause = message.rpartition(": ")[2] if ": " in message else message
+    return ClusterError(
+        f"cannot {what}: the API server could not reach the kubelet{kubelet} of the pod's node "
+        f"({status}: {cause[:200]}); the node may be down or its kubelet port (10250) blocked from the "
+        f"API server, so `kubectl logs` fails the same way: check `kubectl get node` (API: {message[:300]})"
+    )
 
 
 async def fetch_snapshot(client: KubeClient, env: Environment, *, now: datetime | None = None) -> Snapshot:
@@ -283,6 +346,14 @@ async def fetch_snapshot(client: KubeClient, env: Environment, *, now: datetime 
             unavailable[field_name] = str(result)
         else:
             fields[field_name] = tuple(result)
+    namespaced = [spec.field for spec in specs if spec.namespaced]
+    if not any(fields.get(name) for name in namespaced) and await asyncio.to_thread(
+        namespace_missing, client, env.namespace
+    ):
+        raise ClusterError(
+            f"namespace {env.namespace} does not exist at {client.server}: check environment"
+            f" {env.name}'s namespace in deploybot.yaml"
+        )
     return Snapshot(
         environment=env.name,
         namespace=env.namespace,
@@ -291,3 +362,40 @@ async def fetch_snapshot(client: KubeClient, env: Environment, *, now: datetime 
         unavailable=unavailable,
         **fields,
     )
+
+
+def namespace_missing(client: KubeClient, namespace: str) -> bool:
+    """An empty namespace and a missing one list the same (nothing). Only asked when every list
+    came back empty: a dry-run Event create, which the bot may do anyway (the chart grants
+    `create events`), is refused with 404 by the API server's NamespaceLifecycle admission when
+    the namespace does not exist, and nothing is stored either way."""
+    probe = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": "deploybot-probe-", "namespace": namespace},
+        "involvedObject": {
+            "kind": "Namespace",
+            "name": namespace,
+            "namespace": namespace,
+            "apiVersion": "v1",
+        },
+        "reason": "DeploybotProbe",
+        "message": "deploybot: does this namespace exist? (dry run, never stored)",
+        "type": "Normal",
+        "source": {"component": "deploybot"},
+    }
+    try:
+        client.request(
+            "POST",
+            f"/api/v1/namespaces/{namespace}/events",
+            query=(("dryRun", "All"),),
+            body=probe,
+            what=f"create events in namespace {namespace}",
+        )
+    except ClusterNotFound:
+        return True
+    except ClusterUnreachable:
+        raise
+    except ClusterError:
+        return False  # cannot tell (a read-only install may not create events): inspect as usual
+    return False

@@ -1,33 +1,19 @@
-"""What the Slack app keeps between requests: button references and answer feedback (SQLite).
-
-A button carries only an opaque reference (`r-3f9c…`); what it means — environment, action,
-target, the state it was made against — stays here, so a forged or edited button value
-can name nothing but an existing reference, and every click is re-checked by the engine.
-"""
+"""What the Slack app keeps between requests, in the shared state database: answer feedback
+and which environment a thread is about. Button values carry their own meaning, signed
+(bot/slack/button_values.py), so no button depends on the pod that rendered it."""
 
 from __future__ import annotations
 
-import json
-import secrets
 import time
-from collections.abc import Mapping
-from contextlib import closing
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
-from bot.adapters.sqlite_state import SqliteState
+import sqlalchemy as sa
 
-SCHEMA = """
-create table if not exists button_refs (
-  ref text primary key, payload text not null, created_at real not null
-);
-create table if not exists feedback (
-  id integer primary key autoincrement, at real not null, user text not null, question text not null,
-  entry_id text not null, confident integer not null, vote text not null
-);
-"""
-#: buttons older than this are refused as stale (Slack keeps messages forever)
-REF_TTL_SECONDS = 14 * 24 * 3600
+from bot.adapters.state_db import StateDB, feedback, thread_contexts
+
+#: threads older than this no longer steer follow-ups ("那怎么回滚?" a month later is a new question)
+THREAD_TTL_SECONDS = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -39,44 +25,60 @@ class FeedbackRow:
     votes_down: int
 
 
-class SlackStore(SqliteState):
-    SCHEMA = SCHEMA
-
-    def save_ref(self, payload: Mapping[str, Any]) -> str:
-        ref = "r-" + secrets.token_urlsafe(12)
-        with closing(self._connect()) as conn:
-            conn.execute(
-                "insert into button_refs (ref, payload, created_at) values (?, ?, ?)",
-                (ref, json.dumps(dict(payload), ensure_ascii=False), time.time()),
-            )
-        return ref
-
-    def load_ref(self, ref: str) -> dict[str, Any] | None:
-        """The payload behind a button, or None when unknown or expired."""
-        if not ref.startswith("r-") or len(ref) > 64:
-            return None
-        with closing(self._connect()) as conn:
-            row = conn.execute("select payload, created_at from button_refs where ref = ?", (ref,)).fetchone()
-        if row is None or time.time() - row[1] > REF_TTL_SECONDS:
-            return None
-        payload: dict[str, Any] = json.loads(row[0])
-        return payload
+class SlackStore:
+    def __init__(self, db: StateDB | Path | str) -> None:
+        self._owned = not isinstance(db, StateDB)
+        self.db = db if isinstance(db, StateDB) else StateDB.open(db)
 
     def record_feedback(self, *, user: str, question: str, entry_id: str, confident: bool, vote: str) -> None:
-        with closing(self._connect()) as conn:
-            conn.execute(
-                "insert into feedback (at, user, question, entry_id, confident, vote)"
-                " values (?, ?, ?, ?, ?, ?)",
-                (time.time(), user, question[:500], entry_id, int(confident), vote),
-            )
+        row = {
+            "at": time.time(),
+            "user": user,
+            "question": question[:500],
+            "entry_id": entry_id,
+            "confident": int(confident),
+            "vote": vote,
+        }
+        with self.db.begin() as conn:
+            conn.execute(feedback.insert().values(**row))
 
     def feedback_summary(self, limit: int = 50) -> list[FeedbackRow]:
         """Questions answered without confidence or voted down first: what the base should learn next."""
+        up = sa.func.sum(sa.case((feedback.c.vote == "up", 1), else_=0))
+        down = sa.func.sum(sa.case((feedback.c.vote == "down", 1), else_=0))
+        confident = sa.func.max(feedback.c.confident)
+        needs_work = sa.case((sa.or_(confident == 0, down > 0), 1), else_=0)
         query = (
-            "select question, entry_id, max(confident), sum(vote = 'up'), sum(vote = 'down') from feedback"
-            " group by question, entry_id"
-            " order by (max(confident) = 0 or sum(vote = 'down') > 0) desc, max(at) desc limit ?"
+            sa.select(feedback.c.question, feedback.c.entry_id, confident, up, down)
+            .group_by(feedback.c.question, feedback.c.entry_id)
+            .order_by(needs_work.desc(), sa.func.max(feedback.c.at).desc())
+            .limit(limit)
         )
-        with closing(self._connect()) as conn:
-            rows = conn.execute(query, (limit,)).fetchall()
+        with self.db.begin() as conn:
+            rows = conn.execute(query).all()
         return [FeedbackRow(r[0], r[1], bool(r[2]), int(r[3]), int(r[4])) for r in rows]
+
+    def remember_thread(self, thread_ts: str, environment: str) -> None:
+        values = {"environment": environment, "updated_at": time.time()}
+        statement = (
+            self.db.upsert(thread_contexts)
+            .values(thread_ts=thread_ts, **values)
+            .on_conflict_do_update(index_elements=[thread_contexts.c.thread_ts], set_=values)
+        )
+        with self.db.begin() as conn:
+            conn.execute(statement)
+
+    def thread_environment(self, thread_ts: str) -> str | None:
+        with self.db.begin() as conn:
+            row = conn.execute(
+                sa.select(thread_contexts.c.environment, thread_contexts.c.updated_at).where(
+                    thread_contexts.c.thread_ts == thread_ts
+                )
+            ).first()
+        if row is None or time.time() - float(row[1]) > THREAD_TTL_SECONDS:
+            return None
+        return str(row[0])
+
+    def close(self) -> None:
+        if self._owned:
+            self.db.close()

@@ -235,6 +235,23 @@ def statefulset_batch(sts: Obj) -> tuple[int, int]:
     return clamp(count(sts, "status", "updatedReplicas"), 1, batches), batches
 
 
+def controller_revisions(revisions: Iterable[Obj], sts_name: str) -> list[tuple[int, Obj]]:
+    """ControllerRevisions owned by StatefulSet sts_name with their `revision` number, newest first."""
+    found = [
+        (as_int(get(cr, "revision"), -1), cr) for cr in revisions if owner(cr, "StatefulSet") == sts_name
+    ]
+    return sorted(found, key=lambda item: item[0], reverse=True)
+
+
+def revision_template(revision: Obj) -> Obj | None:
+    """The pod template a StatefulSet ControllerRevision holds: `data` is the patch
+    {"spec": {"template": {..., "$patch": "replace"}}} the controller applies to go back to it."""
+    template = get(revision, "data", "spec", "template")
+    if not isinstance(template, Mapping):
+        return None
+    return {k: v for k, v in template.items() if k != "$patch"}
+
+
 # --- Argo Rollouts ---------------------------------------------------------------------------
 
 
@@ -332,11 +349,25 @@ def kruise_planned(rollout: Obj, want: int | None) -> int:
     return max(0, as_int(planned))
 
 
+def kruise_step_state(rollout: Obj) -> str:
+    """currentStepState of the step being rolled out (StepUpgrade ... StepPaused, StepReady, Completed)."""
+    return text(kruise_progress(rollout), "currentStepState") or text(rollout, "status", "currentStepState")
+
+
+def kruise_progress_key(rollout: Obj) -> str:
+    """Which status field carries the step: canaryStatus (canary) or blueGreenStatus."""
+    if isinstance(get(rollout, "status", "blueGreenStatus"), Mapping) and not isinstance(
+        get(rollout, "status", "canaryStatus"), Mapping
+    ):
+        return "blueGreenStatus"
+    return "canaryStatus"
+
+
 def kruise_state(rollout: Obj, now: datetime, want: int | None) -> State:
     """Kruise never fails a batch itself: a batch upgrading past KRUISE_STUCK_AFTER with pods
     missing or not ready is reported failed."""
     progress = kruise_progress(rollout)
-    step_state = text(progress, "currentStepState") or text(rollout, "status", "currentStepState")
+    step_state = kruise_step_state(rollout)
     message = text(rollout, "status", "message") or text(progress, "message")
     if get(rollout, "spec", "disabled") is True:
         return "closed", closed_note(rollout) or "spec.disabled: the Rollout no longer drives its workload"

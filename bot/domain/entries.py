@@ -151,7 +151,7 @@ def parse_entry(text: str, *, origin: str) -> Entry:
 
 
 def validate_base(entries: Sequence[Entry]) -> list[EntryError]:
-    """Cross-entry checks: duplicate ids and links to entries that do not exist."""
+    """Cross-entry checks: duplicate ids, links to entries that do not exist, example names in commands."""
     errors: list[EntryError] = []
     first_origin: dict[str, str] = {}
     for entry in entries:
@@ -167,7 +167,119 @@ def validate_base(entries: Sequence[Entry]) -> list[EntryError]:
                 errors.append(EntryError(entry.origin, "related", f"links to unknown entry {target!r}"))
             elif target == entry.id:
                 errors.append(EntryError(entry.origin, "related", "links to itself"))
+    for entry in entries:
+        names = example_names(entry)
+        if names and not entry.draft:
+            errors.append(
+                EntryError(
+                    entry.origin,
+                    "commands",
+                    f"use <placeholders>, not example object names: {', '.join(names)}",
+                )
+            )
     return errors
+
+
+def _word_set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+_CODE_BLOCK = re.compile(r"^[ \t]*```[^\n]*\n(.*?)^[ \t]*```", re.S | re.M)
+_INLINE_CODE = re.compile(r"`((?:kubectl|docker|gcloud|helm) [^`]+)`")
+#: kubectl verbs whose arguments name objects: `kubectl <verb> <kind> <name>`, `<verb> <kind>/<name>`
+_NAMING_VERBS = _word_set(
+    "get describe delete edit logs exec cordon uncordon drain scale set patch label annotate "
+    "port-forward attach rollout run expose create top"
+)
+#: literal names that are not a tutorial's objects
+_LITERAL_NAMES = frozenset(
+    {"default", "kube-system", "kube-public", "all", "nodes", "pods", "busybox", "tmp"}
+)
+_VALUE_FLAGS = _word_set(
+    "-n --namespace -c --container -f --filename -l --selector -o --output -p --patch --tail --since "
+    "--sort-by --field-selector -L --label-columns --type"
+)
+_NAME_FLAGS = frozenset({"-c", "--container", "-f", "--filename"})
+_ZONE = re.compile(r"(?<![\w-])(?:[a-z]{2}-[a-z]+\d-[a-z]|[a-z]{2}-[a-z]+-[a-z])(?![\w-])")
+_IMAGE_LINE = re.compile(r"^\s*-?\s*image:\s*(\S+)")
+_KINDS = _word_set(
+    "pod pods po deployment deployments deploy rs replicaset statefulset sts daemonset ds service svc "
+    "configmap configmaps cm secret secrets pvc pv node nodes no ns namespace ingress job cronjob "
+    "serviceaccount sa resourcequota quota limitrange"
+)
+
+
+def _placeholder(value: str) -> bool:
+    return "<" in value or "$" in value or value in _LITERAL_NAMES
+
+
+def _kubectl_names(words: list[str]) -> list[str]:
+    """Object names a kubectl command spells out instead of leaving as <placeholders>."""
+    found: list[str] = []
+    args: list[str] = []
+    skip = False
+    for word in words[1:]:
+        if word.startswith("#") or word in {"|", "||", "&&", ";", ">", "2>&1"}:
+            break
+        if skip:
+            skip = False
+            if not _placeholder(word) and args and args[-1] in _NAME_FLAGS:
+                found.append(word)
+            continue
+        if word.startswith("-"):
+            flag, _, value = word.partition("=")
+            if flag in {"--image", "--zone", "--region"} and value and not _placeholder(value):
+                found.append(value)
+            if not value and flag in _VALUE_FLAGS:
+                skip = True
+                args.append(flag)
+            continue
+        args.append(word)
+    positional = [a for a in args if not a.startswith("-")]
+    if len(positional) > 1 and positional[0] == "auth":
+        return found
+    if not positional or positional[0] not in _NAMING_VERBS:
+        return found
+    verb, rest = positional[0], positional[1:]
+    if verb in {"rollout", "set", "create"} and rest and rest[0] not in _KINDS:
+        rest = rest[1:]  # rollout status X, set image X, create secret docker-registry X
+    if verb == "create" and rest[:1] == ["secret"] and len(rest) > 1:
+        rest = rest[1:]
+    for i, arg in enumerate(rest):
+        kind, slash, name = arg.partition("/")
+        named = bool(slash) and kind in _KINDS and not _placeholder(name)
+        bare = "=" not in arg and "/" not in arg and not _placeholder(arg)
+        typed = i == 1 and rest[0] in _KINDS and bare
+        direct = i == 0 and verb in {"run", "cordon", "uncordon", "drain", "logs", "exec", "attach"}
+        if named or typed or (direct and bare and arg not in _KINDS):
+            found.append(arg)
+    return found
+
+
+def example_names(entry: Entry) -> list[str]:
+    """Object names copied from a tutorial into the entry's commands (`special-config`,
+    `rosskukulinski/dne`, `us-central1-a`) where a reader needs a <placeholder>."""
+    found: list[str] = []
+    commands: list[str] = []
+    for section in entry.sections.values():
+        for block in _CODE_BLOCK.findall(section):
+            for line in block.splitlines():
+                image = _IMAGE_LINE.match(line)
+                if image and not _placeholder(image.group(1)):
+                    found.append(image.group(1))
+                commands.append(line.strip().removeprefix("$ "))
+        commands.extend(_INLINE_CODE.findall(section))
+    for command in commands:
+        found.extend(_ZONE.findall(command))
+        words = command.split()
+        if not words:
+            continue
+        if words[0] == "kubectl":
+            found.extend(_kubectl_names(words))
+        elif words[0] == "docker" and len(words) > 2 and words[1] in {"pull", "push", "run", "build", "tag"}:
+            images = [w for w in words[2:] if not w.startswith("-") and w not in {".", "--rm"}]
+            found.extend(w for w in images[:1] if not _placeholder(w))
+    return list(dict.fromkeys(found))
 
 
 def published(entries: Iterable[Entry]) -> list[Entry]:

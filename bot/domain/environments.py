@@ -13,7 +13,11 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-ENVIRONMENT_KEYS = frozenset({"namespace", "selector", "context", "protected", "operators", "kubeconfig"})
+ENVIRONMENT_KEYS = frozenset(
+    {"namespace", "selector", "context", "protected", "operators", "kubeconfig", "max_replicas"}
+)
+#: `scale --replicas N` above this needs the count typed again (`max_replicas` per environment)
+DEFAULT_MAX_REPLICAS = 50
 TOP_LEVEL_KEYS = frozenset({"environments"})
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -36,12 +40,16 @@ class Environment:
     kubeconfig: str | None = None
     protected: bool = False
     operators: tuple[str, ...] = ()
+    #: a scale above this needs an explicit second confirmation (see `deploybot act --help`)
+    max_replicas: int = DEFAULT_MAX_REPLICAS
 
 
 @dataclass(frozen=True)
 class Config:
     origin: str
     environments: Mapping[str, Environment]
+    #: valid but probably not what was meant (operators on an unprotected environment)
+    warnings: tuple[str, ...] = ()
 
     def names(self) -> list[str]:
         return sorted(self.environments)
@@ -109,6 +117,7 @@ def parse_config(data: Any, origin: str) -> tuple[Config, list[str]]:
             f"{origin}: environments: expected a mapping of name -> settings",
         ]
     environments: dict[str, Environment] = {}
+    warnings: list[str] = []
     for raw_name, raw in raw_envs.items():
         env_name = str(raw_name)
         where = f"{origin}: environments.{env_name}"
@@ -116,7 +125,12 @@ def parse_config(data: Any, origin: str) -> tuple[Config, list[str]]:
         problems.extend(env_problems)
         if env is not None:
             environments[env_name] = env
-    return Config(origin, environments), problems
+            if env.operators and not env.protected:
+                warnings.append(
+                    f"{where}: operators are listed but protected is not true, so anyone may change"
+                    " this environment; add `protected: true` (or drop operators)"
+                )
+    return Config(origin, environments, tuple(warnings)), problems
 
 
 def _parse_environment(env_name: str, raw: Any, where: str) -> tuple[Environment | None, list[str]]:
@@ -147,6 +161,12 @@ def _parse_environment(env_name: str, raw: Any, where: str) -> tuple[Environment
     if not isinstance(protected, bool):
         problems.append(f"{where}.protected: expected true or false")
     operators = _operators(raw.get("operators"), f"{where}.operators", problems)
+    max_replicas = raw.get("max_replicas", DEFAULT_MAX_REPLICAS)
+    if isinstance(max_replicas, bool) or not isinstance(max_replicas, int) or max_replicas < 1:
+        problems.append(
+            f"{where}.max_replicas: expected a whole number of at least 1 (the largest scale that needs"
+            f" no second confirmation; default {DEFAULT_MAX_REPLICAS}), got {max_replicas!r}"
+        )
     if problems:
         return None, problems
     return (
@@ -158,6 +178,7 @@ def _parse_environment(env_name: str, raw: Any, where: str) -> tuple[Environment
             kubeconfig=raw.get("kubeconfig"),
             protected=bool(protected),
             operators=operators,
+            max_replicas=int(max_replicas),
         ),
         [],
     )

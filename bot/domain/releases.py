@@ -23,6 +23,7 @@ from bot.domain._rollouts import (
     as_int,
     condition,
     condition_time,
+    controller_revisions,
     count,
     created,
     deployment_batch,
@@ -36,6 +37,7 @@ from bot.domain._rollouts import (
     label,
     owned_sets,
     pod_times,
+    revision_template,
     statefulset_batch,
     statefulset_state,
     text,
@@ -155,17 +157,34 @@ def _deployment_facts(snapshot: Snapshot, dep: Obj) -> _Facts:
 
 
 def _statefulset_facts(snapshot: Snapshot, sts: Obj) -> _Facts:
-    """No ControllerRevisions in a snapshot: versions are revision names, times come from the pods."""
+    """Versions are the images of the ControllerRevisions (the revision names when those could not be
+    read); times come from the pods, else from when the update revision was created."""
     update, current = text(sts, "status", "updateRevision"), text(sts, "status", "currentRevision")
     started_at, changed_at = pod_times(snapshot.pods, "StatefulSet", name(sts), update)
+    revisions = controller_revisions(snapshot.controllerrevisions, name(sts))
+    by_name = {name(cr): (number, cr) for number, cr in revisions}
+    old_version: str | None = current if current and current != update else None
+    if current and current != update and current in by_name:
+        old_version = _revision_images(by_name[current][1]) or old_version
+    elif update in by_name:  # rolled out: the version before is the previous revision's
+        number = by_name[update][0]
+        previous = next((cr for n, cr in revisions if 0 <= n < number), None)
+        old_version = _revision_images(previous) if previous is not None else None
+    if started_at is None and update in by_name:
+        started_at = created(by_name[update][1])
     return _Facts(
         revision=update,
-        old_version=current if current and current != update else None,
+        old_version=old_version,
         new_version=images(sts),
         started_at=started_at,
         changed_at=changed_at,
         counts=_counts(sts),
     )
+
+
+def _revision_images(revision: Obj) -> str | None:
+    template = revision_template(revision)
+    return images({"spec": {"template": template}}) if template is not None else None
 
 
 def _order(

@@ -1,42 +1,79 @@
 """Ranking questions against the knowledge base, and knowing when not to answer.
 
-BM25F over four fields (title, alternative questions, tags, body) with per-field weights,
-precomputed into one posting list per term so a query costs a few dictionary lookups per
-token. rapidfuzz fixes typos in error strings and rewards near-duplicates of a known
-question. Confidence comes from how much of the question the best entry explains
-(IDF-weighted coverage), not from the raw score, so it means the same for short and long
-questions.
+Two channels feed one BM25F ranking over four fields (title, alternative questions, tags,
+body): words (rjieba for Chinese, whole error strings plus their parts for ASCII, light English
+stemming so rebooting meets reboot) with the concepts of the team's synonym table, and Chinese
+character bigrams, at a lower weight, so a compound nobody segmented or listed (共享盘, 缩回)
+still meets the entries that contain its characters. Object names in a question (pod hashes,
+workload names like `order-svc`, IPs, namespaces) are dropped first: they say which object,
+not what went wrong.
+
+The ranking key is one score per entry in [0, 1]: how much of the question the entry explains
+(IDF-weighted coverage, in the whole entry and in its title, questions and tags), its BM25F
+relative to the best, and phrase similarity to its title and questions (rapidfuzz). An entry
+whose title does the opposite of what is asked (uncordon for cordon, recover for prevent) is
+pushed down and never confident. Confidence asks whether the best entry explains the question
+in its title, questions or tags, not only shares a few everyday words with its body.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from bot.domain import synonyms, text
+from bot.domain import text
 from bot.domain.entries import Entry
+from bot.domain.synonyms import CONCEPT_PREFIX, EMPTY, SynonymTable
 
 FIELD_WEIGHTS: dict[str, float] = {"title": 3.0, "questions": 2.0, "tags": 2.0, "body": 1.0}
 FIELD_B: dict[str, float] = {"title": 0.3, "questions": 0.5, "tags": 0.3, "body": 0.75}
 K1 = 1.2
-RERANK_DEPTH = 12
+#: Character bigrams count this much of a word match in BM25F.
+BIGRAM_WEIGHT = 0.35
+BIGRAM_PREFIX = "^"
+RERANK_DEPTH = 16
 MAX_ANSWERS = 3
-#: Confidence thresholds, calibrated on tests/data (paraphrases vs off-topic questions):
-#: the best entry must explain enough of the question in its title, questions or tags
-#: ("head"), not only somewhere in its body, where everyday words like 流程 or python live.
+#: Weights of the ranking key.
+W_BM25, W_COVERAGE, W_HEAD, W_SIMILARITY = 0.55, 0.1, 0.2, 0.2
+#: Confidence thresholds, calibrated on tests/data (paraphrases, entries' own questions vs
+#: off-topic questions): the best entry must explain enough of the question in its title,
+#: questions or tags ("head"), not only somewhere in its body, where everyday words live.
+MIN_SCORE = 0.6
 MIN_HEAD_COVERAGE = 0.2
 MIN_HEAD_IDF = 5.0
 MIN_COVERAGE = 0.5
 MIN_HEAD_COVERAGE_WHEN_COVERED = 0.4
 NEAR_DUPLICATE = 88.0
+#: A ranking key this high, with some of the question in the entry's head, is confident by itself.
+CONFIDENT_SCORE = 0.72
+MIN_HEAD_COVERAGE_WHEN_SCORED = 0.3
+#: An entry whose title does the opposite of what is asked keeps this share of its score.
+OPPOSITE_PENALTY = 0.5
+#: ...and one whose title names the side asked for gains this much.
+INTENT_BONUS = 0.08
+#: Unknown ASCII words are more often names (nginx, payment) than problem words.
+UNKNOWN_ASCII_WEIGHT = 1.0
+#: A lone Chinese character (一, 中, 盘) is weak evidence either way.
+SINGLE_CHARACTER_WEIGHT = 0.3
 #: Secondary answers must be at least this close to the best one to be shown.
-SECONDARY_RATIO = 0.55
+SECONDARY_RATIO = 0.6
+
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
+_COMPOUND = re.compile(r"(?<![a-z0-9._\-/])[a-z0-9]+(?:[._\-/:][a-z0-9]+)+(?![a-z0-9])")
+_IP = re.compile(r"(?<![0-9.])\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?(?![0-9])")
+_NAMESPACE_FLAG = re.compile(r"(?:(?<![a-z0-9-])-n|--namespace(?:=|\s))\s*[a-z0-9][a-z0-9.\-]*")
+#: stop words are not bigram material: 容器一直重启 gives 容器 and 重启, not 器一
+_MULTI_CHAR_STOPWORDS = re.compile(
+    "|".join(sorted((w for w in text.STOPWORDS if len(w) > 1 and not w.isascii()), key=len, reverse=True))
+)
+_STOP_CHARS = frozenset("的了吗呢吧啊呀么是在和就都也还又把被给我你他她它这那个有不没怎办啥咋哪什为")
 
 
 def field_texts(entry: Entry) -> dict[str, str]:
@@ -48,10 +85,59 @@ def field_texts(entry: Entry) -> dict[str, str]:
     }
 
 
-def analyze(raw: str, *, limit: int | None = text.MAX_QUERY_CHARS) -> list[str]:
-    """Tokens of a text plus the concepts it names: the one analyzer for entries and questions."""
-    normalized = text.normalize(raw, limit=limit)
-    return synonyms.expand(text.tokenize(normalized, normalized=True), normalized)
+def stem(word: str) -> str:
+    """rebooting, rebooted, reboots -> reboot; nodes, node -> nod: the same on both sides."""
+    if len(word) < 4 or not word.isascii() or not word.isalpha():
+        return word
+    for suffix in ("ing", "ed", "es", "s"):
+        if not word.endswith(suffix) or len(word) - len(suffix) < 3:
+            continue
+        if suffix == "s" and word.endswith(("ss", "us")):
+            break
+        word = word[: -len(suffix)]
+        if suffix in ("ing", "ed") and word[-1] == word[-2] and word[-1] not in "lsz":
+            word = word[:-1]
+        break
+    if word.endswith("e") and len(word) >= 4:
+        word = word[:-1]
+    return word
+
+
+def bigrams(normalized: str, carried: Sequence[str] = ()) -> list[str]:
+    """Chinese character bigrams, the channel for compounds the segmenter and synonyms miss.
+
+    Bigrams inside a synonym phrase found in the text (`carried`: 一直重启) are left out: the
+    phrase's concept already carries them.
+    """
+    found: list[str] = []
+    for run in _CJK_RUN.findall(_MULTI_CHAR_STOPWORDS.sub(" ", normalized)):
+        for i in range(len(run) - 1):
+            pair = run[i : i + 2]
+            if (pair[0] in _STOP_CHARS and pair[1] in _STOP_CHARS) or pair in text.STOPWORDS:
+                continue
+            if any(pair in phrase for phrase in carried):
+                continue
+            found.append(BIGRAM_PREFIX + pair)
+    return found
+
+
+def _words(normalized: str, table: SynonymTable) -> list[str]:
+    words = text.tokenize(normalized, normalized=True)
+    for whole in table.whole:
+        if whole in normalized:
+            rest = normalized.replace(whole, " ")
+            words = [w for w in words if w == whole or w not in whole or w in rest]
+    return [stem(w) for w in words if w not in table.ignore]
+
+
+def analyze(raw: str, table: SynonymTable = EMPTY, *, limit: int | None = text.MAX_QUERY_CHARS) -> list[str]:
+    """Tokens of a text, the concepts it names and its bigrams: the one analyzer for both sides."""
+    return _analyze_normalized(text.normalize(raw, limit=limit), table)
+
+
+def _analyze_normalized(normalized: str, table: SynonymTable) -> list[str]:
+    carried = [p for p in table.phrases(normalized) if len(p) > 2 and not p.isascii()]
+    return [*_words(normalized, table), *table.concepts(normalized), *bigrams(normalized, carried)]
 
 
 @dataclass(frozen=True)
@@ -67,31 +153,31 @@ class Index:
     phrasings: tuple[tuple[str, ...], ...]
     #: terms of each doc's title, questions and tags
     head_terms: tuple[frozenset[str], ...]
+    #: concepts each doc's title names (what it does: cordon, or uncordon)
+    title_concepts: tuple[frozenset[str], ...] = ()
+    synonyms: SynonymTable = field(default=EMPTY)
 
     @cached_property
     def max_idf(self) -> float:
         return math.log(1 + (len(self.ids) + 0.5) / 0.5)
 
     @cached_property
-    def doc_terms(self) -> tuple[frozenset[str], ...]:
-        terms: list[set[str]] = [set() for _ in self.ids]
-        for term, posting in self.postings.items():
-            for doc, _ in posting:
-                terms[doc].add(term)
-        return tuple(frozenset(t) for t in terms)
-
-    @cached_property
     def ascii_vocabulary(self) -> tuple[str, ...]:
-        return tuple(t for t in self.postings if t.isascii() and len(t) >= 4 and not t.startswith("~"))
+        words = {t for t in self.postings if t.isascii() and len(t) >= 4 and t[0] not in "~^"}
+        for phrases in self.synonyms.groups.values():
+            words.update(p for p in phrases if p.isascii() and p.isalpha() and len(p) >= 4)
+        return tuple(sorted(words))
 
     def to_plain(self) -> dict[str, Any]:
         return {
             "ids": list(self.ids),
             "titles": list(self.titles),
-            "postings": {t: [list(p) for p in ps] for t, ps in self.postings.items()},
+            "postings": self.postings,  # tuples: marshal keeps them, so loading converts nothing
             "idf": self.idf,
             "phrasings": [list(p) for p in self.phrasings],
             "head_terms": [sorted(h) for h in self.head_terms],
+            "title_concepts": [sorted(c) for c in self.title_concepts],
+            "synonyms": self.synonyms.to_plain(),
         }
 
     @classmethod
@@ -99,16 +185,18 @@ class Index:
         return cls(
             ids=tuple(data["ids"]),
             titles=tuple(data["titles"]),
-            postings={t: tuple((int(d), float(w)) for d, w in ps) for t, ps in data["postings"].items()},
+            postings=data["postings"],
             idf=dict(data["idf"]),
             phrasings=tuple(tuple(p) for p in data["phrasings"]),
             head_terms=tuple(frozenset(h) for h in data["head_terms"]),
+            title_concepts=tuple(frozenset(c) for c in data.get("title_concepts", ())),
+            synonyms=SynonymTable.from_plain(data.get("synonyms", {})),
         )
 
 
-def build_index(entries: Sequence[Entry]) -> Index:
+def build_index(entries: Sequence[Entry], table: SynonymTable = EMPTY) -> Index:
     per_doc_fields = [
-        {name: analyze(value, limit=None) for name, value in field_texts(e).items()} for e in entries
+        {name: analyze(value, table, limit=None) for name, value in field_texts(e).items()} for e in entries
     ]
     avg_len = {
         name: max(1.0, sum(len(doc[name]) for doc in per_doc_fields) / max(1, len(per_doc_fields)))
@@ -131,7 +219,12 @@ def build_index(entries: Sequence[Entry]) -> Index:
         postings={t: tuple(ps) for t, ps in weighted.items()},
         idf=idf,
         phrasings=tuple(tuple(text.normalize(s) for s in (e.title, *e.questions)) for e in entries),
-        head_terms=tuple(frozenset(f["title"] + f["questions"] + f["tags"]) for f in per_doc_fields),
+        head_terms=tuple(
+            frozenset(t for t in f["title"] + f["questions"] + f["tags"] if not t.startswith(BIGRAM_PREFIX))
+            for f in per_doc_fields
+        ),
+        title_concepts=tuple(frozenset(table.concepts(text.normalize(e.title))) for e in entries),
+        synonyms=table,
     )
 
 
@@ -139,10 +232,13 @@ def build_index(entries: Sequence[Entry]) -> Index:
 class Hit:
     entry_id: str
     title: str
+    #: the ranking key, in [0, 1]: hits are ordered by it
     score: float
     coverage: float
     head_coverage: float
     similarity: float
+    #: the entry's title does the opposite of what was asked
+    opposite: bool = False
 
 
 @dataclass(frozen=True)
@@ -150,16 +246,45 @@ class Ranking:
     query: str
     confident: bool
     hits: tuple[Hit, ...]
+    #: the question's own terms (object names dropped, typos fixed), for finding evidence
+    terms: tuple[str, ...] = ()
+
+
+def strip_object_names(index: Index, normalized: str) -> str:
+    """The question without the names of the objects it is about (they say which, not what).
+
+    IPs, `-n shop`, and ASCII compounds the base does not know as a whole (`shop-web-7d9f8c6b5-x2k8p`,
+    `order-svc`, `v1.4.3`) go; known compounds (`kube-proxy`, `label.jst.com`) and compounds
+    that are a typo of a known one stay.
+    """
+    cleaned = _NAMESPACE_FLAG.sub(" ", _IP.sub(" ", normalized))
+
+    def replace(match: re.Match[str]) -> str:
+        compound = match.group()
+        if compound in index.postings or compound.replace("/", "").replace(":", "") in index.postings:
+            return compound
+        if ":" in compound or "/" in compound:
+            # shop:v1.4.3, registry/repo: keep the parts that are words, drop versions and hashes
+            parts = re.split(r"[/:]", compound)
+            return " ".join(p for p in parts if p in index.postings or not text.looks_like_identifier(p))
+        if len(compound) >= 6 and not text.looks_like_identifier(compound):
+            best = process.extractOne(compound, index.ascii_vocabulary, scorer=fuzz.ratio, score_cutoff=90)
+            if best is not None:
+                return str(best[0])
+        return " "
+
+    return _COMPOUND.sub(replace, cleaned)
 
 
 def _correct_typos(index: Index, tokens: list[str]) -> list[str]:
-    """Replace unknown error-string tokens (CrashLoopBakOff) by the closest known one."""
+    """Replace unknown ASCII words (CrashLoopBakOff, rebot) by the closest known one."""
     fixed: list[str] = []
     for token in tokens:
         if (
             token in index.postings
             or not token.isascii()
             or len(token) < 5
+            or token[0] in "~^"
             or text.looks_like_identifier(token)
         ):
             fixed.append(token)
@@ -168,8 +293,8 @@ def _correct_typos(index: Index, tokens: list[str]) -> list[str]:
         if best is None:
             fixed.append(token)
             continue
-        fixed.append(best[0])
-        fixed.extend(synonyms.concepts(best[0]))
+        fixed.append(stem(best[0]))
+        fixed.extend(index.synonyms.concepts(best[0]))
     return fixed
 
 
@@ -184,80 +309,139 @@ def _similarity(query: str, phrasings: Sequence[str]) -> float:
     return best
 
 
-def search(index: Index, query: str) -> Ranking:
+def query_terms(index: Index, query: str) -> tuple[str, list[str]]:
+    """The question normalized without its object names, and its terms (typos fixed).
+
+    Unknown words inside a synonym phrase (条纹 of 条纹马) are carried by its concept: dropped.
+    """
     normalized = text.normalize(query)
-    tokens = _correct_typos(index, list(dict.fromkeys(analyze(query))))
-    query_terms = list(dict.fromkeys(tokens))
+    cleaned = strip_object_names(index, normalized)
+    tokens = _correct_typos(index, _analyze_normalized(cleaned, index.synonyms))
+    phrases = [p for p in index.synonyms.phrases(cleaned) if not p.isascii()]
+    if phrases:
+        tokens = [t for t in tokens if t in index.idf or t[0] in "~^" or not any(t in p for p in phrases)]
+    return " ".join(cleaned.split()), list(dict.fromkeys(tokens))
+
+
+def search(index: Index, query: str) -> Ranking:
+    normalized, terms = query_terms(index, query)
     scores: dict[int, float] = {}
-    for term in query_terms:
+    for term in terms:
         posting = index.postings.get(term)
         if not posting:
             continue
-        weight = index.idf[term]
+        weight = index.idf[term] * (BIGRAM_WEIGHT if term.startswith(BIGRAM_PREFIX) else 1.0)
         for doc, tf in posting:
             scores[doc] = scores.get(doc, 0.0) + weight * tf / (K1 + tf)
-    if not scores:
-        return Ranking(query=query, confident=False, hits=_closest_titles(index, normalized))
+    units = _evidence_units(index, terms)
+    if not scores or not units:
+        closest = _closest_titles(index, normalized)
+        return Ranking(query=query, confident=False, hits=closest, terms=tuple(terms))
 
-    units = _evidence_units(index, query_terms)
     total_mass = sum(weight for weight, _ in units) or 1.0
+    docs_with = {t: {d for d, _ in index.postings.get(t, ())} for _, unit in units for t in unit}
+    asked = index.synonyms.asked(t for t in terms if t.startswith(CONCEPT_PREFIX))
     top = sorted(scores, key=scores.__getitem__, reverse=True)[:RERANK_DEPTH]
     best_bm25 = scores[top[0]]
-    candidates: list[tuple[float, Hit]] = []
+    ranked: list[tuple[float, Hit]] = []
     for doc in top:
-        matched = sum(weight for weight, terms in units if not terms.isdisjoint(index.doc_terms[doc]))
-        head_matched = sum(weight for weight, terms in units if not terms.isdisjoint(index.head_terms[doc]))
+        matched = sum(weight for weight, unit in units if any(doc in docs_with[t] for t in unit))
+        head_matched = sum(weight for weight, unit in units if not unit.isdisjoint(index.head_terms[doc]))
         similarity = _similarity(normalized, index.phrasings[doc])
-        head_coverage = head_matched / total_mass
-        combined = scores[doc] / best_bm25 + 0.6 * max(0.0, similarity - 60.0) / 40.0
-        hit = Hit(
-            entry_id=index.ids[doc],
-            title=index.titles[doc],
-            score=0.0,
-            coverage=round(matched / total_mass, 3),
-            head_coverage=round(head_coverage, 3),
-            similarity=round(similarity, 1),
+        coverage, head_coverage = matched / total_mass, head_matched / total_mass
+        score = (
+            W_BM25 * scores[doc] / best_bm25
+            + W_COVERAGE * coverage
+            + W_HEAD * head_coverage
+            + W_SIMILARITY * max(0.0, similarity - 60.0) / 40.0
         )
-        candidates.append((combined, hit))
-    candidates.sort(key=lambda c: c[0], reverse=True)
-    best_combined, best = candidates[0]
-    hits: list[Hit] = []
-    for combined, hit in candidates[:MAX_ANSWERS]:
-        if hits and combined < SECONDARY_RATIO * best_combined:
-            break
-        score = min(1.0, 0.4 * hit.coverage + 0.3 * hit.head_coverage + 0.3 * hit.similarity / 100.0)
-        hits.append(replace(hit, score=round(score, 3)))
-    return Ranking(query=query, confident=is_confident(best, total_mass), hits=tuple(hits))
+        if similarity >= NEAR_DUPLICATE:
+            score = max(score, 0.9)
+        opposite = _does_the_opposite(index, doc, asked)
+        if opposite:
+            score *= OPPOSITE_PENALTY
+        elif index.title_concepts and not asked.isdisjoint(index.title_concepts[doc]):
+            score += INTENT_BONUS  # the title does what is asked: prevent, not recover
+        ranked.append(
+            (
+                score,
+                Hit(
+                    entry_id=index.ids[doc],
+                    title=index.titles[doc],
+                    score=round(min(1.0, score), 3),
+                    coverage=round(coverage, 3),
+                    head_coverage=round(head_coverage, 3),
+                    similarity=round(similarity, 1),
+                    opposite=opposite,
+                ),
+            )
+        )
+    # the unrounded, uncapped key; the score shown is it rounded into [0, 1]
+    ranked.sort(key=lambda r: (-r[0], r[1].entry_id))
+    hits = [hit for _, hit in ranked]
+    best = hits[0]
+    shown = [h for h in hits[:MAX_ANSWERS] if h is best or h.score >= SECONDARY_RATIO * best.score]
+    return Ranking(
+        query=query,
+        confident=is_confident(best, total_mass),
+        hits=tuple(shown),
+        terms=tuple(terms),
+    )
 
 
-def _evidence_units(index: Index, query_terms: Sequence[str]) -> list[tuple[float, frozenset[str]]]:
+def _does_the_opposite(index: Index, doc: int, asked: set[str]) -> bool:
+    """The question asks for one side of a pair (cordon) and the entry's title names only the other."""
+    if not index.title_concepts or not asked:
+        return False
+    title = index.title_concepts[doc]
+    opposite = index.synonyms.opposite
+    return any(concept not in title and not opposite[concept].isdisjoint(title) for concept in asked)
+
+
+def _evidence_units(index: Index, terms: Sequence[str]) -> list[tuple[float, frozenset[str]]]:
     """What the question says, as weighted units: a word together with the concepts it names alone.
 
     模板 and ~template are one piece of evidence, not two; a phrase concept (一直重启 ->
-    ~crashloop) is its own. Unknown words weigh as much as the rarest known ones, except object
-    names (pod hashes, IPs: which object, not what went wrong) and synonym words (their concept
-    carries them).
+    ~crashloop) is its own. Unknown words weigh as much as the rarest known ones (ASCII ones a
+    little less: they are often names), except object names and synonym words (their concept
+    carries them). An unknown Chinese word is matched by its known character bigrams.
     """
+    table = index.synonyms
     units: list[tuple[float, frozenset[str]]] = []
     attached: set[str] = set()
-    for term in query_terms:
-        if term.startswith(synonyms.CONCEPT_PREFIX):
+    for term in terms:
+        if term[0] in (CONCEPT_PREFIX, BIGRAM_PREFIX):
             continue
-        named = synonyms.concepts(term)
+        named = table.concepts(term)
         if term in index.idf:
-            units.append((index.idf[term], frozenset((term, *named))))
+            single = len(term) == 1 and not term.isascii()
+            weight = index.idf[term] * (SINGLE_CHARACTER_WEIGHT if single else 1.0)
+            units.append((weight, frozenset((term, *named))))
             attached.update(named)
-        elif not named and not text.looks_like_identifier(term):
-            units.append((index.max_idf, frozenset((term,))))
-    for term in query_terms:
-        if term.startswith(synonyms.CONCEPT_PREFIX) and term not in attached:
+        elif named or text.looks_like_identifier(term):
+            continue
+        elif term.isascii():
+            units.append((UNKNOWN_ASCII_WEIGHT * index.max_idf, frozenset((term,))))
+        elif len(term) == 1:
+            units.append((SINGLE_CHARACTER_WEIGHT * index.max_idf, frozenset((term,))))
+        else:
+            known = [b for b in bigrams(term) if b in index.idf]
+            units.append((index.max_idf, frozenset((term, *known))))
+    for term in terms:
+        if term.startswith(CONCEPT_PREFIX) and term not in attached:
             units.append((index.idf.get(term, index.max_idf), frozenset((term,))))
     return units
 
 
 def is_confident(best: Hit, total_mass: float) -> bool:
     """Whether the best entry answers the question, rather than sharing a few words with it."""
+    if best.opposite:
+        return False
     if best.similarity >= NEAR_DUPLICATE:
+        return True
+    if best.score < MIN_SCORE:
+        return False
+    if best.score >= CONFIDENT_SCORE and best.head_coverage >= MIN_HEAD_COVERAGE_WHEN_SCORED:
         return True
     if best.head_coverage >= MIN_HEAD_COVERAGE and best.head_coverage * total_mass >= MIN_HEAD_IDF:
         return True
@@ -270,3 +454,51 @@ def _closest_titles(index: Index, normalized: str) -> tuple[Hit, ...]:
         return ()
     best = process.extract(normalized, index.titles, scorer=fuzz.partial_ratio, limit=MAX_ANSWERS)
     return tuple(Hit(index.ids[i], title, 0.0, 0.0, 0.0, round(score, 1)) for title, score, i in best)
+
+
+_SENTENCE_END = re.compile(r"(?<=[。!?;!?;])|\n+")
+_FENCED = re.compile(r"^[ \t]*```.*?^[ \t]*```[ \t]*$", re.S | re.M)
+_BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.、)])\s+")
+#: A sentence must carry at least this much of the question (IDF) to be shown as evidence.
+MIN_EVIDENCE_IDF = 2.5
+
+
+def _sentences(markdown: str) -> list[str]:
+    found: list[str] = []
+    for piece in _SENTENCE_END.split(_FENCED.sub("\n", markdown)):
+        sentence = _BULLET.sub("", piece).strip()
+        if len(sentence) >= 6 and not sentence.startswith("#"):
+            found.append(sentence)
+    return found
+
+
+Sentences = tuple[tuple[str, frozenset[str]], ...]
+
+
+def analyzed_sentences(index: Index, markdown: str) -> Sentences:
+    """The sentences of a text with their terms, for `evidence` (callers may cache them per entry)."""
+    return tuple(
+        (sentence, frozenset(analyze(sentence, index.synonyms, limit=None)))
+        for sentence in _sentences(markdown)
+    )
+
+
+def evidence(index: Index, terms: Sequence[str], printed: Sentences, unprinted: Sentences) -> str:
+    """The sentence of the entry that best answers the question, when it is not printed already.
+
+    A question about the default CPU request is answered by a sentence in 原因 (默认 100m);
+    the printed answer (summary and steps) may not contain it. Returns "" when the printed
+    part explains the question at least as well as any other sentence.
+    """
+    wanted = {
+        t: index.idf.get(t, 0.0) for t in terms if not t.startswith(BIGRAM_PREFIX) and index.idf.get(t, 0.0)
+    }
+    if not wanted or not unprinted:
+        return ""
+
+    def weight(terms_of: frozenset[str]) -> float:
+        return sum(w for t, w in wanted.items() if t in terms_of)
+
+    best_printed = max((weight(t) for _, t in printed), default=0.0)
+    best_weight, _, best = max((weight(t), -i, s) for i, (s, t) in enumerate(unprinted))
+    return best if best_weight > best_printed and best_weight >= MIN_EVIDENCE_IDF else ""

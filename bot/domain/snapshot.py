@@ -27,6 +27,8 @@ class Snapshot:
     deployments: tuple[Obj, ...] = ()
     statefulsets: tuple[Obj, ...] = ()
     replicasets: tuple[Obj, ...] = ()
+    #: StatefulSet revisions (apps/v1 ControllerRevision): what a StatefulSet rollback goes back to
+    controllerrevisions: tuple[Obj, ...] = ()
     services: tuple[Obj, ...] = ()
     endpoints: tuple[Obj, ...] = ()
     pvcs: tuple[Obj, ...] = ()

@@ -1,440 +1,154 @@
-"""The domain's synonym table: the many ways people name one thing, in Chinese and English.
+"""Applying a synonym table: the many ways people name one thing, in Chinese and English.
 
-A phrase found in a text adds its concept token (`~crashloop`) to the text's tokens, on both
-sides: entries when the index is built, questions when they are asked. So "pod 一直重启" and
-"CrashLoopBackOff" meet on `~crashloop` whatever words either side used.
+The table itself is data a team edits next to its entries (`knowledge/synonyms.yaml`, read by
+`bot.adapters.kb_files`); this module only applies a table it is given. A phrase found in a text
+adds its concept token (`~crashloop`) to the text's tokens, on both sides: entries when the index
+is built, questions when they are asked. So "pod 一直重启" and "CrashLoopBackOff" meet on
+`~crashloop` whatever words either side used.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
-from functools import lru_cache
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 CONCEPT_PREFIX = "~"
-
-SYNONYMS: dict[str, tuple[str, ...]] = {
-    "crashloop": (
-        "crashloopbackoff",
-        "crashloop",
-        "crash loop",
-        "一直重启",
-        "反复重启",
-        "不断重启",
-        "频繁重启",
-        "循环重启",
-        "重启次数",
-        "老是重启",
-        "总是重启",
-        "自动重启",
-        "重启循环",
-        "back-off restarting failed container",
-        "restarting",
-        "keeps restarting",
-        "restart loop",
-        "崩溃",
-        "crashing",
-        "挂掉",
-        "启动后退出",
-        "起来又挂",
-    ),
-    "restart": ("重启", "restart", "rollout restart", "reboot"),
-    "imagepull": (
-        "imagepullbackoff",
-        "errimagepull",
-        "拉镜像",
-        "拉取镜像",
-        "镜像拉取",
-        "镜像拉不下来",
-        "拉不到镜像",
-        "拉不下来",
-        "pull image",
-        "image pull",
-        "pulling image",
-        "failed to pull image",
-        "镜像下载",
-    ),
-    "image": ("镜像", "image", "images", "docker image"),
-    "release": (
-        "发布单",
-        "部署单",
-        "release order",
-        "release",
-        "发布",
-        "上线",
-        "rollout",
-        "分批发布",
-        "灰度发布",
-        "canary",
-    ),
-    "batch": ("分批", "批次", "第一批", "每批", "batch", "batches"),
-    "scalezero": (
-        "缩容到0",
-        "缩到0",
-        "缩容为0",
-        "缩成0",
-        "副本数改成0",
-        "副本设为0",
-        "实例数改为0",
-        "scale to zero",
-        "scale to 0",
-        "scale down to 0",
-        "scale 0",
-        "replicas 0",
-        "replicas=0",
-        "下线环境",
-        "停掉环境",
-    ),
-    "scale": ("扩容", "缩容", "扩缩容", "伸缩", "scale", "scaling", "副本数", "实例数", "replicas"),
-    "autoscale": (
-        "add nodes",
-        "扩节点",
-        "节点扩容",
-        "自动加节点",
-        "自动伸缩",
-        "弹性伸缩",
-        "autoscaler",
-        "autoscale",
-        "autoscaling",
-        "cluster-autoscaler",
-        "kube-autoscale",
-        "自动扩容",
-    ),
-    "drain": (
-        "ignore-daemonsets",
-        "daemonsets",
-        "挪走",
-        "迁走",
-        "移走",
-        "evict all pods",
-        "move pods off",
-        "empty the node",
-        "排水",
-        "排空",
-        "drain",
-        "腾空节点",
-        "驱逐节点上",
-    ),
-    "cordon": (
-        "schedulable",
-        "别再接新",
-        "不接新",
-        "不再调度",
-        "不可调度",
-        "禁止调度",
-        "停止调度",
-        "cordon",
-        "unschedulable",
-        "schedulingdisabled",
-        "uncordon",
-        "可调度",
-    ),
-    "notready": (
-        "notready",
-        "not ready",
-        "节点不可用",
-        "节点异常",
-        "node down",
-        "节点挂了",
-        "节点离线",
-        "pleg",
-    ),
-    "oom": (
-        "oom",
-        "oomkilled",
-        "out of memory",
-        "内存溢出",
-        "内存不够",
-        "内存不足",
-        "被kill",
-        "被杀",
-        "killed process",
-        "exit code 137",
-        "137",
-        "oom killer",
-        "oom-kill",
-    ),
-    "jvm": ("jvm", "java", "堆内存", "heap", "xmx", "堆大小", "jvm堆"),
-    "memory": ("内存", "memory", "mem"),
-    "cpu": ("cpu", "vcpu", "核数", "cpu核"),
-    "schedule": (
-        "pending",
-        "调度失败",
-        "无法调度",
-        "调度不上",
-        "调度不了",
-        "failedscheduling",
-        "insufficient",
-        "nodes are available",
-        "资源不足",
-        "没有可用节点",
-        "scheduling",
-    ),
-    "probe": (
-        "健康检查",
-        "health check",
-        "healthcheck",
-        "探针",
-        "探测",
-        "probe",
-        "probes",
-        "liveness",
-        "readiness",
-        "存活检查",
-        "就绪检查",
-        "存活探针",
-        "就绪探针",
-        "livenessprobe",
-        "readinessprobe",
-    ),
-    "configmap": ("configmap", "configmaps", "配置项", "配置文件没挂上", "createcontainerconfigerror"),
-    "secret": ("secret", "secrets", "密钥", "凭证"),
-    "rollback": ("回滚", "rollback", "roll back", "rollout undo", "undo", "退回上个版本", "回退"),
-    "resume": ("恢复", "继续发布", "resume", "promote", "继续下一批", "unpause"),
-    "pause": ("暂停", "pause", "paused", "停住", "卡在第一批"),
-    "close": ("关闭发布单", "关掉发布单", "关闭", "close", "abort", "终止发布", "取消发布"),
-    "logs": (
-        "application logs",
-        "应用日志",
-        "启动日志",
-        "startup log",
-        "日志",
-        "log",
-        "logs",
-        "看日志",
-        "查日志",
-        "stdout",
-    ),
-    "evicted": ("驱逐", "evicted", "eviction", "被驱逐", "evict", "漂移", "换了机器", "换宿主机"),
-    "disk": ("云盘", "磁盘", "硬盘", "disk", "cloud disk", "块存储"),
-    "nas": ("文件系统", "file system", "共享存储", "shared storage", "nas", "文件存储", "nfs"),
-    "mount": (
-        "解挂",
-        "detach",
-        "detached",
-        "挂载",
-        "mount",
-        "mounting",
-        "挂不上",
-        "unmount",
-        "卸载",
-        "failedmount",
-        "failedattachvolume",
-        "attach",
-    ),
-    "volume": ("存储卷", "volume", "pvc", "pv", "persistentvolumeclaim", "数据卷", "存储"),
-    "slb": ("slb", "负载均衡", "load balancer", "loadbalancer", "lb", "clb"),
-    "unreachable": (
-        "can't access",
-        "cannot access",
-        "not reachable",
-        "can not access",
-        "无法连接",
-        "不通",
-        "访问不了",
-        "访问不通",
-        "连不上",
-        "无法访问",
-        "unreachable",
-        "connection refused",
-        "connection timed out",
-        "打不开",
-    ),
-    "forbidden": (
-        "forbidden",
-        "没权限",
-        "没有权限",
-        "无权限",
-        "权限不足",
-        "permission denied",
-        "rbac",
-        "unauthorized",
-        "cannot get",
-        "cannot list",
-    ),
-    "quota": (
-        "quota",
-        "配额",
-        "resourcequota",
-        "resource quota",
-        "exceeded quota",
-        "limitrange",
-        "limit range",
-        "限额",
-    ),
-    "limits": ("limits", "requests", "资源限制", "资源请求", "容器规格", "规格"),
-    "node": ("节点", "node", "nodes", "ecs", "宿主机", "主机", "worker", "机器"),
-    "pod": ("pod", "pods", "容器", "container", "containers", "实例", "instance"),
-    "latest": (
-        "latest",
-        "最新镜像",
-        "旧镜像",
-        "老镜像",
-        "镜像没更新",
-        "镜像不更新",
-        "old image",
-        "imagepullpolicy",
-        "同一个tag",
-        "tag复用",
-    ),
-    "tag": ("tag", "镜像版本", "版本号", "镜像tag", "version", "版本"),
-    "service": ("service", "svc", "服务", "clusterip", "虚拟ip", "vip"),
-    "ingress": ("ingress", "七层", "域名访问", "nginx-ingress"),
-    "endpoints": ("endpoints", "endpoint", "后端", "no endpoints", "没有后端"),
-    "kubectl": ("kubectl", "命令行"),
-    "timeout": ("超时", "timeout", "timed out", "times out", "time out"),
-    "hang": (
-        "卡住",
-        "hang",
-        "hangs",
-        "hanging",
-        "hung",
-        "stuck",
-        "不动",
-        "没反应",
-        "半天不出结果",
-        "不返回",
-        "卡死",
-    ),
-    "terminating": (
-        "terminating",
-        "删不掉",
-        "删除不了",
-        "卡在terminating",
-        "一直删除中",
-        "stuck terminating",
-    ),
-    "hook": (
-        "failedprestophook",
-        "failedpoststarthook",
-        "graceful shutdown",
-        "优雅停机",
-        "poststart",
-        "prestop",
-        "hook",
-        "钩子",
-        "优雅上下线",
-        "优雅下线",
-        "优雅上线",
-        "lifecycle",
-    ),
-    "kubelet": ("kubelet",),
-    "docker": ("docker", "dockerd", "docker daemon", "容器运行时", "containerd"),
-    "package": ("代码包", "程序包", "安装包", "jar包", "war包", "package", "artifact"),
-    "download": ("下载", "download", "downloading"),
-    "http403": ("403", "forbidden 403", "access denied", "拒绝访问"),
-    "bandwidth": ("带宽", "公网", "public ip", "eip", "弹性ip", "nat", "nat网关", "出网", "外网"),
-    "label": ("label", "labels", "标签", "nodeselector", "node selector", "节点选择", "亲和", "affinity"),
-    "taint": ("taint", "taints", "污点", "toleration", "容忍"),
-    "agent": ("acsagent", "agent", "管控组件"),
-    "console": ("控制台", "console", "web控制台"),
-    "exec": ("exec", "远程登录", "登录容器", "进入容器", "webshell"),
-    "maintenance": ("维护", "升级", "maintenance", "upgrade", "内核升级"),
-    "imbalance": ("负载不均", "流量不均", "不均衡", "imbalance", "uneven", "unbalanced"),
-    "env": ("环境", "environment", "env"),
-    "create": (
-        "new app",
-        "新应用",
-        "无状态",
-        "有状态",
-        "stateless",
-        "stateful",
-        "创建",
-        "新建",
-        "create",
-        "创建应用",
-        "新建应用",
-    ),
-    "config": ("配置", "config", "configuration", "设置"),
-    "communicate": ("通信", "talk to", "communicate", "communication", "连接", "connect", "connectivity"),
-    "acl": ("访问控制", "acl", "安全组", "security group", "白名单", "whitelist", "allowlist"),
-    "app": ("应用", "application", "app", "apps", "服务端程序"),
-    "official": ("官方镜像", "official image", "官方", "official"),
-    "directory": ("目录", "directory", "dir", "folder", "路径", "path"),
-    "production": ("生产环境", "production", "prod", "线上", "正式环境"),
-    "usage": ("水位", "使用率", "利用率", "usage", "utilization", "负载高", "资源紧张"),
-    "flap": ("flap", "flapping", "时好时坏", "反复", "一会儿", "间歇性"),
-    "retry": ("重试", "retry", "一键重试", "try again", "重新部署失败", "失败重试"),
-    "continue": ("继续", "continue", "往下发", "next batch", "下一批", "proceed"),
-    "refuse": ("拒绝", "拒了", "被拒", "rejected", "refused", "denied", "不允许"),
-    "migrate": ("迁移", "迁走", "migrate", "migration", "挪到", "换节点"),
-    "delete": ("删", "删除", "删掉", "delete", "deleted", "deleting", "rm", "移除"),
-    "sort": ("排序", "sort", "sort-by", "sorted", "按时间"),
-    "empty": (
-        "为空",
-        "空的",
-        "不输出",
-        "没有输出",
-        "没输出",
-        "empty",
-        "nothing",
-        "blank",
-        "看不到",
-        "no output",
-    ),
-    "cause": ("原因", "导致", "cause", "causes", "caused", "reason", "reasons", "why", "为啥会"),
-    "recover": ("恢复", "recover", "recovery", "bring back", "拉起来", "救回来", "修复", "fix it"),
-    "prevent": ("预防", "避免", "防止", "prevent", "avoid", "规避"),
-    "template": ("模板", "template", "templates", "保存配置", "加载配置"),
-    "reserve": ("预留", "占用", "reserve", "reserved", "reservation", "overhead", "系统占用"),
-    "verify": (
-        "验证",
-        "确认发布成功",
-        "verify",
-        "double check",
-        "确认",
-        "验收",
-        "actually works",
-        "健康接口",
-    ),
-    "podnetwork": ("pod ip", "pod之间", "pod 之间", "互相访问", "talk to each other", "容器之间", "跨节点"),
-    "diskfull": ("写满", "磁盘满", "disk full", "fills up", "disk fills", "no space left", "空间不足"),
-    "submit": (
-        "提交发布单",
-        "新建发布单",
-        "创建发布单",
-        "提交",
-        "submit",
-        "new release",
-        "release a new version",
-        "发新版本",
-    ),
-    "cluster": ("集群", "cluster", "k8s集群", "ack"),
-}
+#: English endings an ASCII phrase also matches with: reboot -> rebooting, cordon -> cordoned.
+_ENGLISH_ENDINGS = ("ing", "es", "ed", "s", "d")
 
 
-def _boundary_pattern(phrase: str) -> str:
-    escaped = re.escape(phrase)
-    if phrase.isascii():
-        return rf"(?<![a-z0-9]){escaped}(?![a-z0-9])"
-    return escaped
+def _is_word_char(char: str) -> bool:
+    return ("a" <= char <= "z") or ("0" <= char <= "9")
 
 
-@lru_cache(maxsize=1)
-def _matcher() -> tuple[re.Pattern[str], dict[str, list[str]]]:
-    # A phrase may name several concepts: 恢复 is both resuming an order and recovering a node.
-    phrase_to_concepts: dict[str, list[str]] = {}
-    for concept, phrases in SYNONYMS.items():
-        for phrase in phrases:
-            phrase_to_concepts.setdefault(phrase, []).append(concept)
-    # Longest first, so "一直重启" wins over "重启" at the same position.
-    ordered = sorted(phrase_to_concepts, key=len, reverse=True)
-    pattern = re.compile("|".join(_boundary_pattern(p) for p in ordered))
-    return pattern, phrase_to_concepts
+@dataclass(frozen=True)
+class SynonymTable:
+    """Concept -> phrases (already normalized), opposite concept pairs, and words kept whole."""
+
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: pairs of concepts that undo each other (cordon / uncordon, pause / resume)
+    opposites: tuple[tuple[str, str], ...] = ()
+    #: words whose parts are not read on their own: 服务器 is a server, not a Service (服务)
+    whole: tuple[str, ...] = ()
+    #: the concept that, beside one side of a pair, asks for the other (取消 + 不可调度: uncordon)
+    negation: str = ""
+    #: everyday words that say nothing about the problem (还有, 太多, 以上), dropped on both sides
+    ignore: frozenset[str] = frozenset()
+
+    @cached_property
+    def _matcher(self) -> tuple[dict[str, tuple[int, ...]], dict[str, list[str]]]:
+        """First character -> phrase lengths (longest first), and phrase -> concepts.
+
+        A dictionary scan rather than one big regular expression: compiling a thousand
+        alternatives costs more than a cold `deploybot ask` may spend.
+        """
+        # A phrase may name several concepts: 恢复 is both resuming an order and recovering a node.
+        phrase_to_concepts: dict[str, list[str]] = {}
+        for concept, phrases in self.groups.items():
+            for phrase in phrases:
+                phrase_to_concepts.setdefault(phrase, []).append(concept)
+        lengths: dict[str, set[int]] = {}
+        for phrase in phrase_to_concepts:
+            lengths.setdefault(phrase[0], set()).add(len(phrase))
+        return {c: tuple(sorted(ls, reverse=True)) for c, ls in lengths.items()}, phrase_to_concepts
+
+    def _scan(self, text: str) -> list[tuple[str, str]]:
+        """(phrase, as written) found left to right; the longest phrase wins at a position (一直重启
+        before 重启); ASCII phrases match whole words, also with -s/-es/-ed/-ing endings."""
+        by_first, phrase_to_concepts = self._matcher
+        found: list[tuple[str, str]] = []
+        i, end = 0, len(text)
+        while i < end:
+            lengths = by_first.get(text[i])
+            matched = 0
+            if lengths:
+                for length in lengths:
+                    phrase = text[i : i + length]
+                    if len(phrase) < length or phrase not in phrase_to_concepts:
+                        continue
+                    if phrase.isascii():
+                        if i and _is_word_char(text[i - 1]):
+                            break  # inside a word: no phrase starts here
+                        stop = i + length
+                        ending = next(
+                            (
+                                e
+                                for e in (*_ENGLISH_ENDINGS, "")
+                                if text.startswith(e, stop)
+                                and (stop + len(e) >= end or not _is_word_char(text[stop + len(e)]))
+                            ),
+                            None,
+                        )
+                        if ending is None:
+                            continue
+                        matched = length + len(ending)
+                    else:
+                        matched = length
+                    found.append((phrase, text[i : i + matched]))
+                    break
+            i += matched or 1
+        return found
+
+    @cached_property
+    def opposite(self) -> dict[str, frozenset[str]]:
+        """Concept token -> the concept tokens that undo it."""
+        pairs: dict[str, set[str]] = {}
+        for a, b in self.opposites:
+            pairs.setdefault(CONCEPT_PREFIX + a, set()).add(CONCEPT_PREFIX + b)
+            pairs.setdefault(CONCEPT_PREFIX + b, set()).add(CONCEPT_PREFIX + a)
+        return {k: frozenset(v) for k, v in pairs.items()}
+
+    def asked(self, concepts: Iterable[str]) -> set[str]:
+        """The sides of opposite pairs a text asks for: 不可调度 asks cordon, 取消不可调度 uncordon."""
+        named = set(concepts)
+        negated = bool(self.negation) and CONCEPT_PREFIX + self.negation in named
+        sides: set[str] = set()
+        for concept in named:
+            others = self.opposite.get(concept, frozenset())
+            if not others or not others.isdisjoint(named):
+                continue  # not part of a pair, or both sides named: no side is asked for
+            sides.update(others if negated else {concept})
+        return sides
+
+    def concepts(self, normalized_text: str) -> list[str]:
+        """Concept tokens named in an already-normalized text, each once, in order of appearance."""
+        _, phrase_to_concepts = self._matcher
+        found: list[str] = []
+        for phrase, _ in self._scan(normalized_text):
+            for concept in phrase_to_concepts[phrase]:
+                token = CONCEPT_PREFIX + concept
+                if token not in found:
+                    found.append(token)
+        return found
+
+    def phrases(self, normalized_text: str) -> list[str]:
+        """The phrases of the table found in a normalized text (as written there)."""
+        return [written for _, written in self._scan(normalized_text)]
+
+    def expand(self, tokens: Iterable[str], normalized_text: str) -> list[str]:
+        """Tokens plus the concepts the text names."""
+        return [*tokens, *self.concepts(normalized_text)]
+
+    def to_plain(self) -> dict[str, Any]:
+        return {
+            "groups": {k: list(v) for k, v in self.groups.items()},
+            "opposites": [list(p) for p in self.opposites],
+            "whole": list(self.whole),
+            "negation": self.negation,
+            "ignore": sorted(self.ignore),
+        }
+
+    @classmethod
+    def from_plain(cls, data: Mapping[str, Any]) -> SynonymTable:
+        return cls(
+            groups={str(k): tuple(v) for k, v in data.get("groups", {}).items()},
+            opposites=tuple((str(a), str(b)) for a, b in data.get("opposites", ())),
+            whole=tuple(data.get("whole", ())),
+            negation=str(data.get("negation", "")),
+            ignore=frozenset(data.get("ignore", ())),
+        )
 
 
-def concepts(normalized_text: str) -> list[str]:
-    """Concept tokens named in an already-normalized text, each once, in order of appearance."""
-    pattern, phrase_to_concepts = _matcher()
-    found: list[str] = []
-    for match in pattern.finditer(normalized_text):
-        for concept in phrase_to_concepts[match.group()]:
-            token = CONCEPT_PREFIX + concept
-            if token not in found:
-                found.append(token)
-    return found
-
-
-def expand(tokens: Iterable[str], normalized_text: str) -> list[str]:
-    """Tokens plus the concepts the text names."""
-    return [*tokens, *concepts(normalized_text)]
+EMPTY = SynonymTable()

@@ -99,3 +99,23 @@ def looks_like_identifier(token: str) -> bool:
     has_digit = any(c.isdigit() for c in token)
     has_alpha = any(c.isalpha() for c in token)
     return (has_digit and has_alpha and len(token) >= 5) or len(token) > 24
+
+
+# Terminal control in cluster data (a log line, an event or termination message): CSI
+# (`ESC [ … final`, or its 8-bit form 0x9b), OSC (`ESC ] … BEL/ST`: titles, hyperlinks, clipboard),
+# DCS/SOS/PM/APC strings up to ST, any other ESC sequence, then every C0/C1 control left but
+# newline and tab, and the Unicode bidi overrides/isolates that reorder what a line seems to say.
+_TERMINAL_CONTROL = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC, BEL- or ST-terminated (or cut off)
+    r"|(?:\x1b[PX^_]|[\x90\x98\x9e\x9f])[^\x1b\x9c]*(?:\x1b\\|\x9c)?"  # DCS, SOS, PM, APC
+    r"|\x1b[ -/]*[0-~]?"  # any other escape sequence (or a lone ESC)
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # C0 (but \t and \n), DEL, C1
+    r"|[\u202a-\u202e\u2066-\u2069]"  # bidi embeddings/overrides and isolates
+)
+
+
+def terminal_safe(text: str) -> str:
+    """Text that cannot drive the terminal it is printed on: escape sequences, control characters
+    and bidi overrides removed; newlines and tabs kept."""
+    return _TERMINAL_CONTROL.sub("", text.replace("\r\n", "\n"))

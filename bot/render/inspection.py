@@ -1,4 +1,8 @@
-"""Inspection reports as the JSON contract of `deploybot inspect --json` and as a compact text report."""
+"""Inspection reports as the JSON contract of `deploybot inspect --json` and as a compact text report.
+
+The text report is cluster data printed on a terminal: it goes out through `terminal_safe`, so an
+event or termination message cannot move the cursor, retitle the window or reverse a line.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 from bot.domain.diagnosis_types import ActionRef, Finding
 from bot.domain.releases import ReleaseOrder
 from bot.domain.report import pod_row
+from bot.domain.text import terminal_safe
 from bot.inspection import InspectResult
 
 SEVERITY_MARK = {"critical": "✖", "warning": "!", "info": "·"}
@@ -118,4 +123,4 @@ def to_text(result: InspectResult) -> str:
     for finding in result.findings:
         lines.append("")
         lines += _finding_lines(finding)
-    return "\n".join(lines)
+    return terminal_safe("\n".join(lines))

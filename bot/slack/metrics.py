@@ -15,6 +15,7 @@ class Metrics:
             "deploybot_answers_total": "Knowledge answers, by confidence",
             "deploybot_inspections_total": "Environment inspections, by result",
             "deploybot_actions_total": "Actions, by action and result",
+            "deploybot_slack_errors_total": "Messages Slack refused, by method and Slack error code",
             "deploybot_latency_seconds_sum": "Total handling time, by kind",
             "deploybot_latency_seconds_count": "Handled requests counted in the latency sum, by kind",
         }

@@ -6,10 +6,10 @@ Slack (ack, respond, chat.update) is app.py's job.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,12 +19,14 @@ from bot.adapters import kube
 from bot.adapters.action_store import ActionStore
 from bot.adapters.kube import KubeClient
 from bot.adapters.slack_store import SlackStore
-from bot.domain import actions, intents, releases
+from bot.domain import actions, after_action, intents, releases
 from bot.domain.actions import ActionRequest
 from bot.domain.environments import Config, Environment, closest_names
+from bot.domain.snapshot import Snapshot
 from bot.errors import ClusterError, DeploybotError, Refused
 from bot.knowledge_base import KnowledgeBase
 from bot.slack import blocks
+from bot.slack.button_values import BadButton, ButtonSigner
 from bot.slack.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -40,27 +42,46 @@ HELP = (
 )
 
 
+@dataclass(frozen=True)
+class Clicked:
+    #: done | read | refused | failed
+    kind: str
+    text: str
+    environment: str | None = None
+    plan: actions.Plan | None = None
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AfterChange:
+    #: the original message, re-inspected
+    inspection: dict[str, Any]
+    #: "✅ <@U…> scale Deployment/shop-web from 3 to 0 replicas · [Restore]", for the channel
+    result: dict[str, Any]
+    #: the exact change, when, where the audit is: for the result's thread
+    details: dict[str, Any]
+
+
 @dataclass
 class Runtime:
     kb: KnowledgeBase
     config: Config
     action_store: ActionStore
     slack_store: SlackStore
+    signer: ButtonSigner
     metrics: Metrics = field(default_factory=Metrics)
-    #: thread ts -> the environment the thread is about (bounded)
-    threads: OrderedDict[str, str] = field(default_factory=OrderedDict)
+    #: how long a re-inspection after a change waits for the cluster to show it
+    settle_seconds: float = 10.0
     _clients: dict[tuple[str | None, str | None], KubeClient] = field(default_factory=dict)
     #: actions running now: a shutdown waits for them (SIGTERM must not cut a change in half)
     inflight: int = 0
 
     # -- context ------------------------------------------------------------------------------
     def remember(self, thread_ts: str | None, environment: str) -> None:
-        if not thread_ts:
-            return
-        self.threads[thread_ts] = environment
-        self.threads.move_to_end(thread_ts)
-        while len(self.threads) > 2000:
-            self.threads.popitem(last=False)
+        """Which environment a thread is about, for follow-ups; in the shared store, so any
+        replica (or the same pod after a restart) answers "那怎么回滚?" in that thread."""
+        if thread_ts:
+            self.slack_store.remember_thread(thread_ts, environment)
 
     def client_for(self, env: Environment) -> KubeClient:
         key = (env.kubeconfig, env.context)
@@ -71,13 +92,16 @@ class Runtime:
     def close(self) -> None:
         for client in self._clients.values():
             client.close()
+        self.action_store.db.close()
 
     # -- intents ------------------------------------------------------------------------------
     def intent_of_command(self, text: str) -> intents.Intent:
         return intents.parse_command(text, self.config.names())
 
-    def intent_of_message(self, text: str, thread_ts: str | None) -> intents.Intent:
-        known = self.threads.get(thread_ts) if thread_ts else None
+    def intent_of_message(self, text: str, *contexts: str | None) -> intents.Intent:
+        """`contexts`: where this conversation may have named an environment, nearest first (the
+        thread, then a whole DM)."""
+        known = next((env for c in contexts if c and (env := self.slack_store.thread_environment(c))), None)
         return intents.route_message(text, self.config.names(), thread_environment=known)
 
     # -- answers ------------------------------------------------------------------------------
@@ -95,9 +119,7 @@ class Runtime:
                 user=user, question=result.query, entry_id="", confident=False, vote="unanswered"
             )
             return blocks.answer(result.query, False, entries)
-        ref = self.slack_store.save_ref(
-            {"kind": "feedback", "question": result.query, "entry": entries[0].id}
-        )
+        ref = self._sign({"kind": "feedback", "question": result.query[:200], "entry": entries[0].id})
         return blocks.answer(result.query, True, entries, feedback_ref=ref)
 
     def topic(self, entry_id: str) -> dict[str, Any]:
@@ -107,7 +129,7 @@ class Runtime:
         return blocks.answer(entry.title, True, [entry])
 
     def feedback(self, ref: str, user: str, vote: str) -> str:
-        payload = self.slack_store.load_ref(ref)
+        payload = self._verify(ref)
         if not payload or payload.get("kind") != "feedback":
             return "this feedback button has expired"
         self.slack_store.record_feedback(
@@ -166,17 +188,7 @@ class Runtime:
                     plan = actions.plan(request, env, result.snapshot, now=datetime.now(UTC))
                 except actions.ActionRefused:
                     continue
-                expected = None if plan.target.startswith("Pod/") else plan.fingerprint
-                ref = self.slack_store.save_ref(
-                    {
-                        "kind": "action",
-                        "environment": env.name,
-                        "action": offer.action,
-                        "target": offer.target,
-                        "params": dict(offer.params),
-                        "expected": expected,
-                    }
-                )
+                ref = self._action_value(env, offer.action, offer.target, offer.params, plan)
                 made.append(
                     blocks.Button(
                         offer.action, offer.target, ref, plan.description if plan.changing else None
@@ -212,33 +224,28 @@ class Runtime:
             plan = actions.plan(request, env, snapshot, now=datetime.now(UTC))
         except (actions.ActionRefused, ClusterError) as exc:
             return blocks.text_reply(f"{intent.action} on {env.name}: {exc}")
-        ref = self.slack_store.save_ref(
-            {
-                "kind": "action",
-                "environment": env.name,
-                "action": intent.action,
-                "target": plan.target,
-                "params": dict(intent.params),
-                "expected": None if plan.target.startswith("Pod/") else plan.fingerprint,
-            }
-        )
+        ref = self._action_value(env, intent.action, plan.target, dict(intent.params), plan)
         return blocks.proposal(
             plan.description, blocks.Button(intent.action, plan.target, ref, plan.description)
         )
 
     # -- clicks -------------------------------------------------------------------------------
-    async def click(self, ref: str, user: str, groups_of: GroupLookup | None = None) -> tuple[str, str]:
-        """Run the action behind a button. Returns (kind, text): done | read | refused | failed.
+    async def click(self, ref: str, user: str, groups_of: GroupLookup | None = None) -> Clicked:
+        """Run the action behind a button: done | read | refused | failed, and what to say.
 
         `groups_of(group_ids)` says which of the environment's operator user-groups the clicker
         is in (usergroups.users.list); only asked when an environment lists groups.
         """
-        payload = self.slack_store.load_ref(ref)
-        if not payload or payload.get("kind") != "action":
-            return "refused", "this button has expired or is unknown; inspect again"
+        try:
+            payload = self.signer.verify(ref, now=time.time())
+        except BadButton as exc:
+            self.metrics.inc("deploybot_actions_total", action="unknown", result="bad_button")
+            return Clicked("refused", str(exc))
+        if payload.get("kind") != "action":
+            return Clicked("refused", "this is not an action button; inspect again")
         env = self.config.environments.get(payload["environment"])
         if env is None:
-            return "refused", f"environment {payload['environment']!r} is no longer configured"
+            return Clicked("refused", f"environment {payload['environment']!r} is no longer configured")
         group_ids = tuple(o for o in env.operators if o.startswith("S"))
         groups = await groups_of(user, group_ids) if groups_of and group_ids else ()
         request = ActionRequest(
@@ -248,7 +255,7 @@ class Runtime:
             actor=user,
             params=payload.get("params") or {},
             expected=payload.get("expected"),
-            key=ref,
+            key=str(payload["n"]),
             actor_groups=tuple(groups),
         )
         started = time.monotonic()
@@ -257,21 +264,84 @@ class Runtime:
             outcome = await action_service.act_async(self.client_for(env), env, request, self.action_store)
         except Refused as exc:
             self.metrics.inc("deploybot_actions_total", action=request.action, result="refused")
-            return "refused", str(exc)
+            return Clicked("refused", str(exc), env.name)
         except DeploybotError as exc:
             self.metrics.inc("deploybot_actions_total", action=request.action, result="failed")
-            return "failed", str(exc)
+            return Clicked("failed", str(exc), env.name)
         finally:
             self.inflight -= 1
         self.metrics.inc("deploybot_actions_total", action=request.action, result=outcome.outcome)
         self.metrics.observe("action", time.monotonic() - started)
         if outcome.outcome == "read":
-            return "read", outcome.output
-        return (
-            "done",
-            f":white_check_mark: <@{user}> {outcome.plan.description} ({datetime.now(UTC):%H:%M UTC})",
-        )
+            return Clicked("read", outcome.output, env.name)
+        done = f":white_check_mark: <@{user}> {outcome.plan.description} ({datetime.now(UTC):%H:%M UTC})"
+        return Clicked("done", done, env.name, outcome.plan, dict(request.params))
+
+    async def after_change(self, clicked: Clicked, user: str) -> AfterChange:
+        """Once the cluster shows the change (or `settle_seconds` passed): the fresh inspection for
+        the message in place, a one-line result for the channel with an undo button where one
+        applies, and the details for its thread."""
+        assert clicked.plan is not None and clicked.environment is not None
+        plan, env = clicked.plan, self.config.environments[clicked.environment]
+        deadline = time.monotonic() + self.settle_seconds
+        snapshot = None
+        while True:
+            try:
+                snapshot = await kube.fetch_snapshot(self.client_for(env), env)
+            except ClusterError:
+                snapshot = None
+            if snapshot is None or after_action.settled(snapshot, plan.target) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        applying = snapshot is not None and not after_action.settled(snapshot, plan.target)
+        note = clicked.text + (" — the cluster is still applying it" if applying else "")
+        fresh = await self.inspect(env.name, done_note=note)
+        line = f":white_check_mark: <@{user}> {after_action.headline(plan)}"
+        undo_button = self._undo_button(env, clicked, snapshot) if snapshot is not None else None
+        when = f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S UTC}"
+        details = f"{plan.description}\n{when} · audit: `deploybot audit {env.name}`"
+        return AfterChange(fresh, blocks.result_line(line, undo_button), blocks.text_reply(details))
+
+    def _undo_button(self, env: Environment, clicked: Clicked, snapshot: Snapshot) -> blocks.Button | None:
+        assert clicked.plan is not None
+        back = after_action.undo(clicked.plan.action, clicked.params)
+        if back is None:
+            return None
+        action, params = back
+        request = ActionRequest(env.name, action, clicked.plan.target, "preview", params=params)
+        try:
+            plan = actions.plan(request, env, snapshot, now=datetime.now(UTC))
+        except actions.ActionRefused:
+            return None  # it does not apply to the state after the change: offer nothing
+        value = self._action_value(env, action, plan.target, params, plan)
+        return blocks.Button(action, plan.target, value, plan.description)
 
     def environment_of(self, ref: str) -> str | None:
-        payload = self.slack_store.load_ref(ref)
+        payload = self._verify(ref)
         return str(payload["environment"]) if payload and "environment" in payload else None
+
+    # -- button values ------------------------------------------------------------------------
+    def _action_value(
+        self, env: Environment, action: str, target: str, params: Mapping[str, str], plan: actions.Plan
+    ) -> str:
+        """What a click needs, and the state it was planned on (pods have no revision to go stale)."""
+        expected = None if plan.target.startswith("Pod/") else plan.fingerprint
+        return self._sign(
+            {
+                "kind": "action",
+                "environment": env.name,
+                "action": action,
+                "target": target,
+                "params": dict(params),
+                "expected": expected,
+            }
+        )
+
+    def _sign(self, payload: Mapping[str, Any]) -> str:
+        return self.signer.sign(payload, now=time.time())
+
+    def _verify(self, value: str) -> dict[str, Any] | None:
+        try:
+            return self.signer.verify(value, now=time.time())
+        except BadButton:
+            return None

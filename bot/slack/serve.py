@@ -7,27 +7,51 @@ is one clear line naming the variable, not a stack trace at the first request.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 import signal
+import urllib.parse
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
+import aiohttp
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 
 from bot import logs
 from bot.adapters.action_store import ActionStore
 from bot.adapters.slack_store import SlackStore
+from bot.adapters.state_db import StateDB
 from bot.config import Settings
 from bot.domain.environments import Config
-from bot.errors import ConfigError
+from bot.errors import ConfigError, DeploybotError
 from bot.knowledge_base import KnowledgeBase
 from bot.slack.app import build_app
+from bot.slack.button_values import ButtonSigner
 from bot.slack.runtime import Runtime
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+#: DEPLOYBOT_SLACK_MODE values (the chart sets it from its `mode` value)
+MODES = ("http", "socket")
+#: SIGTERM to exit, at most: inside the chart's terminationGracePeriodSeconds (30 s)
+SHUTDOWN_BUDGET = 25.0
+#: how long the first Socket Mode connection may take before serve gives up (and exits non-zero)
+SOCKET_CONNECT_TIMEOUT = 30.0
+
+
+class SlackStartupError(DeploybotError):
+    """Slack refused a token, or could not be reached, at startup: exit instead of retrying forever."""
 
 
 @dataclass(frozen=True)
@@ -37,44 +61,81 @@ class SlackSettings:
     app_token: str | None
     api_url: str | None
     port: int
+    #: "http" (signed requests on /slack/events) or "socket" (Socket Mode, no public URL)
+    mode: str = "http"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SlackSettings:
+        """DEPLOYBOT_SLACK_MODE picks the mode; unset, Socket Mode when SLACK_APP_TOKEN is set, else HTTP."""
+        app_token = env.get("SLACK_APP_TOKEN", "").strip() or None
+        raw_mode = env.get("DEPLOYBOT_SLACK_MODE", "").strip()
+        if raw_mode and raw_mode.lower() not in MODES:
+            raise ConfigError([f"DEPLOYBOT_SLACK_MODE: {raw_mode!r} is not a mode; use http or socket"])
+        mode = raw_mode.lower() or ("socket" if app_token else "http")
         missing = [] if env.get("SLACK_BOT_TOKEN") else ["SLACK_BOT_TOKEN"]
-        socket_mode = bool(env.get("SLACK_APP_TOKEN"))
-        if not socket_mode and not env.get("SLACK_SIGNING_SECRET"):
-            missing.append("SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode)")
+        if mode == "socket" and not app_token:
+            missing.append("SLACK_APP_TOKEN (DEPLOYBOT_SLACK_MODE=socket needs an app-level token, xapp-…)")
+        if mode == "http" and not env.get("SLACK_SIGNING_SECRET"):
+            missing.append(
+                "SLACK_SIGNING_SECRET"
+                + (" (DEPLOYBOT_SLACK_MODE=http)" if raw_mode else " (or SLACK_APP_TOKEN for Socket Mode)")
+            )
         if missing:
             raise ConfigError([f"missing environment variable(s): {', '.join(missing)}"])
+        if mode == "socket" and app_token and not app_token.startswith("xapp-"):
+            raise ConfigError(["SLACK_APP_TOKEN: not an app-level token (they start with xapp-)"])
         port = env.get("PORT", "3000")
         if not port.isdigit() or not 0 < int(port) < 65536:
             raise ConfigError([f"PORT: {port!r} is not a port number"])
         return cls(
             bot_token=env["SLACK_BOT_TOKEN"],
             signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
-            app_token=env.get("SLACK_APP_TOKEN") or None,
+            app_token=app_token if mode == "socket" else None,
             api_url=env.get("SLACK_API_URL") or None,
             port=int(port),
+            mode=mode,
         )
 
 
-def make_runtime(settings: Settings, config: Config) -> Runtime:
+def make_runtime(settings: Settings, config: Config, *, bot_token: str = "") -> Runtime:
+    """One state database for the process (SQLite, or PostgreSQL shared by every replica)."""
+    state = StateDB.open(settings.state_location)
     return Runtime(
         kb=KnowledgeBase.open(settings),
         config=config,
-        action_store=ActionStore(settings.state_db),
-        slack_store=SlackStore(settings.state_db),
+        action_store=ActionStore(state, via="slack"),
+        slack_store=SlackStore(state),
+        signer=ButtonSigner.from_secret(settings.button_key, bot_token),
     )
 
 
 def web_app(app: AsyncApp, runtime: Runtime) -> web.Application:
+    # bolt's own check logs a refused request's whole body and fails (500) on a non-numeric
+    # timestamp; ours runs first, so bolt only ever sees signed requests
+    verifier = SignatureVerifier(app._signing_secret) if getattr(app, "_signing_secret", "") else None
+
     async def events(request: web.Request) -> web.Response:
+        """Signed, then well-formed, then bolt: 401 before anything is parsed, 400 for a bad shape."""
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        raw = await request.read()
+        signature = request.headers.get("X-Slack-Signature", "")
+        if (
+            verifier is None
+            or not _TIMESTAMP.match(timestamp)
+            or not verifier.is_valid(raw, timestamp, signature)
+        ):
+            log.warning("unsigned or badly signed request refused (%d bytes, not logged)", len(raw))
+            return web.Response(status=401, text="invalid request")
         # listener tasks bolt starts from here inherit the id (contextvars are copied into tasks)
-        logs.request_id.set(request.headers.get("X-Slack-Request-Timestamp", "") + "-" + uuid.uuid4().hex[:8])
-        try:
-            bolt_request = await to_bolt_request(request)
-        except (ValueError, KeyError, TypeError) as exc:  # bolt parses the body while building the request
-            log.warning("malformed Slack payload rejected: %s", type(exc).__name__)
+        logs.request_id.set(timestamp + "-" + uuid.uuid4().hex[:8])
+        why = _malformed(raw, request.content_type)
+        if why is None:
+            try:
+                bolt_request = await to_bolt_request(request)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:  # bolt parses the body again
+                why = type(exc).__name__
+        if why is not None:
+            log.warning("malformed Slack payload rejected: %s", why)
             return web.Response(status=400, text="malformed Slack payload")
         return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
@@ -96,8 +157,33 @@ def web_app(app: AsyncApp, runtime: Runtime) -> web.Application:
     return application
 
 
+#: Slack's request timestamp: Unix seconds
+_TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
+
+
+def _malformed(raw: bytes, content_type: str) -> str | None:
+    """Why a signed body is not something Slack sends (an object, or a form whose `payload` is one)."""
+    try:
+        text = raw.decode("utf-8")
+        if content_type == "application/json":
+            body = json.loads(text)
+            return None if isinstance(body, dict) else "JSON body is not an object"
+        form = urllib.parse.parse_qs(text, keep_blank_values=True)
+        if "payload" in form:
+            payload = json.loads(form["payload"][0])
+            return None if isinstance(payload, dict) else "payload is not a JSON object"
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return type(exc).__name__
+    return None
+
+
 async def run(settings: Settings, slack: SlackSettings, config: Config) -> None:
-    runtime = make_runtime(settings, config)
+    """Serve until SIGTERM/SIGINT; a rejected token or an unreachable Slack ends it with an error.
+
+    Startup (auth.test, and in Socket Mode apps.connections.open + the first connection) races
+    the stop signal, so SIGTERM ends even a start that hangs; shutdown fits SHUTDOWN_BUDGET.
+    """
+    runtime = make_runtime(settings, config, bot_token=slack.bot_token)
     app = build_app(
         runtime, token=slack.bot_token, signing_secret=slack.signing_secret, api_url=slack.api_url
     )
@@ -107,23 +193,114 @@ async def run(settings: Settings, slack: SlackSettings, config: Config) -> None:
         loop.add_signal_handler(sig, stop.set)
     # Health, readiness and metrics are served in both modes (the chart probes them);
     # /slack/events only matters in HTTP mode.
-    runner = web.AppRunner(web_app(app, runtime), shutdown_timeout=20)
-    await runner.setup()
-    await web.TCPSite(runner, "0.0.0.0", slack.port).start()
-    handler = None
-    if slack.app_token:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+    started = asyncio.Event()
 
-        handler = AsyncSocketModeHandler(app, slack.app_token)
-        await handler.connect_async()  # type: ignore[no-untyped-call]
-        log.info("deploybot connected to Slack in Socket Mode; health and metrics on :%d", slack.port)
-    else:
-        log.info("deploybot listening on :%d (/slack/events, /healthz, /readyz, /metrics)", slack.port)
-    await stop.wait()
+    @web.middleware
+    async def ready_once_started(request: web.Request, handler: Handler) -> web.StreamResponse:
+        """/readyz is 503 until the tokens are verified and, in Socket Mode, while no socket is open
+        (say the app token was revoked and Slack's refresh cannot be followed)."""
+        if request.path == "/readyz":
+            if not started.is_set():
+                return web.Response(status=503, text="not ready: connecting to Slack")
+            if socket is not None and not await socket.client.is_connected():
+                return web.Response(status=503, text="not ready: the Socket Mode connection is down")
+        return await handler(request)
+
+    application = web_app(app, runtime)
+    application.middlewares.append(ready_once_started)
+    runner = web.AppRunner(application, shutdown_timeout=5)
+    socket: AsyncSocketModeHandler | None = None
+    try:
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, "0.0.0.0", slack.port).start()
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise SlackStartupError(f"cannot listen on port {slack.port} (PORT): {reason}") from None
+        stopping = asyncio.ensure_future(stop.wait())
+        checked, url = await _unless_stopped(_check_tokens(app, slack), stopping)
+        if checked and url is not None and slack.app_token:
+            # The handler connects to this URL instead of asking for another (a ticket is single-use);
+            # later reconnects (Slack's refresh_requested) call apps.connections.open themselves.
+            socket = AsyncSocketModeHandler(app, slack.app_token)
+            socket.client.wss_uri = url
+            checked, _ = await _unless_stopped(_connect(socket), stopping)
+        if not checked:
+            log.info("stopped while starting")
+            return
+        started.set()
+        if socket is not None:
+            log.info("deploybot connected to Slack in Socket Mode; health and metrics on :%d", slack.port)
+        else:
+            log.info("deploybot listening on :%d (/slack/events, /healthz, /readyz, /metrics)", slack.port)
+        await stopping
+    finally:
+        await _shutdown(socket, runner, runtime)
+
+
+async def _unless_stopped(work: Awaitable[T], stopping: asyncio.Future[Any]) -> tuple[bool, T | None]:
+    """Run one startup step unless SIGTERM comes first: (True, its result) or (False, None)."""
+    task = asyncio.ensure_future(work)
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return False, None
+    return True, task.result()  # SlackStartupError propagates: the caller's finally shuts down
+
+
+async def _check_tokens(app: AsyncApp, slack: SlackSettings) -> str | None:
+    """The bot token (auth.test), then in Socket Mode the app token: returns the WebSocket URL."""
+    await _slack_call(app.client.auth_test(), "SLACK_BOT_TOKEN", "auth.test", app.client.base_url)
+    if slack.mode != "socket" or not slack.app_token:
+        return None
+    opened = await _slack_call(
+        app.client.apps_connections_open(app_token=slack.app_token),
+        "SLACK_APP_TOKEN",
+        "apps.connections.open",
+        app.client.base_url,
+    )
+    return str(opened["url"])
+
+
+async def _connect(socket: AsyncSocketModeHandler) -> None:
+    try:
+        await asyncio.wait_for(socket.connect_async(), SOCKET_CONNECT_TIMEOUT)  # type: ignore[no-untyped-call]
+    except TimeoutError:
+        raise SlackStartupError(
+            f"could not open the Socket Mode WebSocket within {SOCKET_CONNECT_TIMEOUT:.0f} s "
+            "(apps.connections.open answered, the WebSocket did not): check egress to wss-primary.slack.com"
+        ) from None
+
+
+async def _slack_call(call: Awaitable[Any], variable: str, method: str, base_url: str) -> Any:
+    """A startup Web API call; a refusal names the token variable, one line, no traceback."""
+    try:
+        return await call
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response else str(exc)
+        raise SlackStartupError(
+            f"{variable} was rejected by Slack ({method}: {error}); "
+            f"check the token in {variable} (revoked, rotated, or from another app/workspace?)"
+        ) from None
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise SlackStartupError(
+            f"cannot reach the Slack Web API at {base_url} ({method}: {type(exc).__name__}: {exc}); "
+            "check egress or SLACK_API_URL"
+        ) from None
+
+
+async def _shutdown(handler: AsyncSocketModeHandler | None, runner: web.AppRunner, runtime: Runtime) -> None:
+    """Stop taking work (WebSocket, then HTTP), let running actions finish, all within the budget."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SHUTDOWN_BUDGET
     if handler is not None:
-        await handler.close_async()  # type: ignore[no-untyped-call]
-    await runner.cleanup()  # stops accepting, finishes in-flight HTTP requests
-    await drain(runtime)
+        try:
+            await asyncio.wait_for(handler.close_async(), 5.0)  # type: ignore[no-untyped-call]
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            log.warning("closing the Socket Mode connection failed: %s", type(exc).__name__)
+    await runner.cleanup()  # stops accepting, finishes in-flight HTTP requests (shutdown_timeout)
+    await drain(runtime, timeout=max(0.0, deadline - loop.time()))
     runtime.close()
 
 

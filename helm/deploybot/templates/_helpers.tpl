@@ -31,8 +31,26 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- end -}}
 
+{{/* The Secret with the Slack credentials: the user's, or the chart's own. */}}
 {{- define "deploybot.secretName" -}}
 {{- default (include "deploybot.fullname" .) .Values.slack.existingSecret -}}
+{{- end -}}
+
+{{/* The chart renders its own Secret when it has something to keep: Slack credentials and the button key
+(without slack.existingSecret) or the database URL (database.url). */}}
+{{- define "deploybot.chartSecret" -}}
+{{- if or (not .Values.slack.existingSecret) .Values.database.url -}}true{{- end -}}
+{{- end -}}
+
+{{- define "deploybot.databaseEnabled" -}}
+{{- if or .Values.database.url .Values.database.existingSecret -}}true{{- end -}}
+{{- end -}}
+
+{{/* `lookup` answers from the cluster only during install/upgrade; `helm lint`, `helm template` and client
+dry runs get an empty map for everything. The `default` namespace exists in every cluster, so an empty
+answer for it means "no cluster here": checks that need the cluster are skipped. */}}
+{{- define "deploybot.clusterVisible" -}}
+{{- if lookup "v1" "Namespace" "" "default" -}}true{{- end -}}
 {{- end -}}
 
 {{/* Rules from files/rbac-rules.yaml (the file the code and tests share), minus writes when readOnly. */}}
@@ -53,7 +71,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "deploybot.namespaces" -}}
 {{- $found := list -}}
 {{- range $name, $env := .Values.environments -}}
+{{- if not $env.kubeconfig -}}{{/* an own kubeconfig: another cluster, with its own credentials */}}
 {{- $found = append $found $env.namespace -}}
+{{- end -}}
 {{- end -}}
 {{- $chosen := .Values.rbac.namespaces | default $found -}}
 {{- toJson (uniq $chosen) -}}
