@@ -15,7 +15,7 @@ from bot.adapters.slack_store import SlackStore
 from bot.adapters.state_db import StateDB
 from bot.config import Settings
 from bot.domain.environments import Config, Environment
-from bot.errors import ClusterError, DeploybotError
+from bot.errors import ClusterError, ConfigError, DeploybotError
 from bot.knowledge_base import KnowledgeBase, is_fresh
 
 
@@ -109,13 +109,13 @@ def state_check(settings: Settings) -> Check:
 
 
 def slack_check(env: Mapping[str, str]) -> Check:
-    token = env.get("SLACK_BOT_TOKEN")
-    if not token:
-        return Check("slack", False, "SLACK_BOT_TOKEN is not set")
-    if not env.get("SLACK_APP_TOKEN") and not env.get("SLACK_SIGNING_SECRET"):
-        return Check(
-            "slack", False, "SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode) is not set"
-        )
+    from bot.slack.serve import SlackSettings  # the same checks `serve` makes, mode included
+
+    try:
+        settings = SlackSettings.from_env(env)
+    except ConfigError as exc:
+        return Check("slack", False, "; ".join(exc.problems))
+    token = settings.bot_token
     from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError
 
@@ -128,7 +128,7 @@ def slack_check(env: Mapping[str, str]) -> Check:
         return Check("slack", False, f"auth.test refused the bot token: {error} (check SLACK_BOT_TOKEN)")
     except OSError as exc:
         return Check("slack", False, f"cannot reach the Slack API at {base}: {exc}")
-    mode = "Socket Mode" if env.get("SLACK_APP_TOKEN") else "HTTP"
+    mode = "Socket Mode" if settings.mode == "socket" else "HTTP"
     return Check("slack", True, f"bot {reply.get('user_id')} in team {reply.get('team_id')} ({mode})")
 
 

@@ -201,7 +201,7 @@ def test_doctor_without_config_or_token_says_what_is_missing(tmp_path: Path) -> 
     done = run_cli("doctor", "--config", str(tmp_path / "missing.yaml"), env=env)
     assert done.returncode == 1
     assert "✖ config:" in done.stdout and "not found" in done.stdout
-    assert "✖ slack: SLACK_BOT_TOKEN is not set" in done.stdout
+    assert "✖ slack: missing environment variable(s): SLACK_BOT_TOKEN" in done.stdout
 
 
 # ---------------------------------------------------------------- logs and shutdown
