@@ -17,7 +17,7 @@ import pytest
 from bot.config import Settings
 from bot.slack.app import build_app
 from bot.slack.serve import make_runtime, web_app
-from tests.conftest import REPO
+from tests.conftest import REPO, run_cli
 from tests.kube_cluster import BOT_KUBECONFIG_VAR, Cluster, kubeconfig_or_skip
 from tests.slack_harness import (
     BOT_TOKEN,
@@ -147,3 +147,63 @@ def test_a_double_click_across_two_replicas_on_postgres_runs_once(
     restarts = [r for r in rows if r.action == "restart"]
     assert sorted(r.outcome for r in restarts) == ["done", "refused"]  # both clicks are on record
     assert two.runtime.action_store.recent("shop-prod") == rows  # the same trail, seen from either
+
+
+def test_two_serve_processes_on_one_postgres_run_a_double_click_once(
+    world: SlackWorld, tmp_path: Path, postgres_url: str
+) -> None:
+    """As deployed: two `deploybot serve` processes (HTTP mode) behind one Slack app, sharing only
+    the PostgreSQL state and the chart's button key."""
+    from tests.socket_mode_server import ServeProcess
+
+    kubeconfig = world.runtime.config.environments["shop-prod"].kubeconfig
+    config = (
+        "environments:\n"
+        f"  shop-prod: {{namespace: {world.ns}, protected: true, operators: [{OPERATOR}],"
+        f" kubeconfig: {kubeconfig}}}\n"
+    )
+    env = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": world.fake.url + "/api/",
+        "DEPLOYBOT_DATABASE_URL": postgres_url,
+        "DEPLOYBOT_BUTTON_KEY": "chart-secret-key",
+    }
+    pods = [ServeProcess.start(tmp_path / name, env, config) for name in ("pod-a", "pod-b")]
+    try:
+        for pod in pods:
+            pod.wait_ready()
+        posts = len(world.fake.named("chat.postMessage"))
+        body = command_body(
+            "inspect shop-prod", user=OPERATOR, response_url=world.fake.url + "/response/9000"
+        )
+        assert post(f"http://127.0.0.1:{pods[0].port}/slack/events", body, signed_headers(body)).status == 200
+        message = world.fake.wait_for("chat.postMessage", posts + 1)[posts]
+        value = buttons(message)["deploybot:act:restart"]["value"]
+        before = _generation(world)
+        ephemerals = len(world.fake.named("chat.postEphemeral"))
+
+        def press(pod: ServeProcess, n: int) -> None:
+            url = f"{world.fake.url}/response/{9100 + n}"
+            click = click_body(
+                user=OPERATOR, action_id="deploybot:act:restart", value=value, response_url=url
+            )
+            assert (
+                post(f"http://127.0.0.1:{pod.port}/slack/events", click, signed_headers(click)).status == 200
+            )
+
+        threads = [threading.Thread(target=press, args=(pod, n)) for n, pod in enumerate(pods)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        refusal = world.fake.wait_for("chat.postEphemeral", ephemerals + 1)[-1]
+        assert "already" in refusal["text"]
+        assert _generation(world) == before + 1
+        audit = run_cli("audit", "shop-prod", "--json", env={"DEPLOYBOT_DATABASE_URL": postgres_url})
+        rows = [json.loads(line) for line in audit.stdout.splitlines()]
+        assert sorted(r["outcome"] for r in rows if r["action"] == "restart") == ["done", "refused"]
+    finally:
+        for pod in pods:
+            pod.process.terminate()
+            pod.wait_exit(30)
