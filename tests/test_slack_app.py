@@ -178,6 +178,12 @@ def test_slash_ask_acks_at_once_and_answers_through_response_url(world: SlackWor
     assert "deploybot:feedback_up" in buttons(answer)
 
 
+def test_an_answer_shows_the_sentence_that_answers_when_it_is_not_in_the_summary(world: SlackWorld) -> None:
+    _, answer = world.command("ask 每 1000m cpu 能跑几个 pod")
+    text = json.dumps(answer, ensure_ascii=False)
+    assert "依据 / from the entry:" in text and "1000m" in text
+
+
 def test_bare_text_asks_and_off_topic_says_it_does_not_know(world: SlackWorld) -> None:
     _, answer = world.command("今天中午吃什么")
     assert "I don't know" in json.dumps(answer, ensure_ascii=False)

@@ -295,7 +295,12 @@ def answer(
     entries: Sequence[Entry],
     *,
     feedback_ref: str | None = None,
+    evidence: str = "",
+    related: Sequence[Entry] | None = None,
 ) -> dict[str, Any]:
+    """`evidence`: the entry's sentence that answers the question when it is not in the summary or
+    steps (the number or rule asked for); `related`: the curated related entries (else the others
+    ranked)."""
     if not confident or not entries:
         blocks = [section(":thinking_face: 我不确定知识库里有这个问题的答案。/ I don't know this one.")]
         if entries:
@@ -306,8 +311,11 @@ def answer(
         return finish(blocks, "I don't know this one.")
     best, *others = entries
     blocks = [header(best.title), section(mrkdwn(best.summary))]
+    if evidence:
+        blocks.append(section(md(Mrkdwn("*依据 / from the entry:* "), clip(evidence, MAX_SECTION - 40))))
     blocks += [section(chunk) for chunk in _split_code(mrkdwn(best.steps), MAX_SECTION)]
     blocks.append(context(f":books: 来源 / source: {best.source}  ·  `{best.id}`"))
+    others = list(related) if related is not None else others
     if others:
         blocks.append(context("相关 / related:"))
         blocks.append(_topic_buttons(others))

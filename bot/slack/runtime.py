@@ -120,7 +120,14 @@ class Runtime:
             )
             return blocks.answer(result.query, False, entries)
         ref = self._sign({"kind": "feedback", "question": result.query[:200], "entry": entries[0].id})
-        return blocks.answer(result.query, True, entries, feedback_ref=ref)
+        return blocks.answer(
+            result.query,
+            True,
+            entries,
+            feedback_ref=ref,
+            evidence=result.answers[0].evidence,
+            related=result.related,
+        )
 
     def topic(self, entry_id: str) -> dict[str, Any]:
         entry = self.kb.entry(entry_id)
