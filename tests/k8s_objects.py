@@ -1616,3 +1616,57 @@ def argo_rollout_with_history(
         rs["spec"]["template"] = pod_template(set_labels, [container(image=image)])
         sets.append(rs)
     return [rollout, *sets]
+
+
+def gated_pods(count: int = 2) -> list[Obj]:
+    """Containers running and ready, but a readiness gate unmet for 15 minutes and nothing a rule
+    knows: the cluster's own words (a Warning event) are all there is."""
+    objects: list[Obj] = []
+    for i in range(count):
+        p = web_pod(i, status=pod_status(containers=[container_status()]))
+        for condition in p["status"]["conditions"]:
+            if condition["type"] == "Ready":
+                condition.update(status="False", reason="ReadinessGatesNotReady", lastTransitionTime=ts(15))
+                condition["message"] = (
+                    'corresponding condition of pod readiness gate "target-health" does not exist.'
+                )
+        objects.append(p)
+    objects.append(
+        event(
+            objects[0],
+            "Unhealthy",
+            "Target group health check failed for 10.0.1.15:8080",
+            count=30,
+            component="alb-ingress",
+        )
+    )
+    return objects
+
+
+def failed_create_replicaset() -> list[Obj]:
+    rs = replicaset(
+        "shop-web-5c8d7f9b4",
+        template_hash="5c8d7f9b4",
+        revision=4,
+        replicas=2,
+        status={"replicas": 0, "observedGeneration": 1},
+    )
+    return [
+        deployment(replicas=2, revision=4),
+        rs,
+        event(
+            rs,
+            "FailedCreate",
+            'Error creating: pods "shop-web-5c8d7f9b4-" is forbidden: error looking up service account '
+            'shop/shop-runner: serviceaccount "shop-runner" not found',
+            count=17,
+            component="replicaset-controller",
+        ),
+    ]
+
+
+def memory_pressure_node() -> list[Obj]:
+    return [
+        node(NODES[0], pressure=["MemoryPressure"]),
+        web_pod(0, status=pod_status(containers=[container_status()])),
+    ]

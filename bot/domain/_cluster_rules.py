@@ -381,6 +381,10 @@ def _current(ctx: Context, state: str) -> list[ReleaseOrder]:
     return [order for order in ctx.orders if order.current and order.state == state]
 
 
+#: a release order paused longer than this blocks the next release: a warning, not info
+PAUSED_WARNING_AFTER = 600
+
+
 def release_paused(ctx: Context) -> list[Finding]:
     findings = []
     for order in _current(ctx, "paused"):
@@ -392,7 +396,13 @@ def release_paused(ctx: Context) -> list[Finding]:
             "不想继续就关闭发布单,再新建一个。"
         )
         actions = [ActionRef("resume_order", order.target), ActionRef("close_order", order.target)]
-        findings.append(finding("ReleasePaused", "info", title, detail, group, actions))
+        waited = seconds_between(ctx.now, order.changed_at) if order.changed_at else None
+        blocking = waited is not None and waited >= PAUSED_WARNING_AFTER
+        if blocking and waited is not None:
+            title += f", waiting {duration(waited)}"
+            detail += "暂停太久会挡住下一次发布。"
+        severity = "warning" if blocking else "info"
+        findings.append(finding("ReleasePaused", severity, title, detail, group, actions))
     return findings
 
 

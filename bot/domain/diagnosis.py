@@ -27,6 +27,8 @@ from bot.domain._container_rules import (
     stale_image,
 )
 from bot.domain._diag_base import Context, sort_key
+from bot.domain._fallback_rules import CODE as FALLBACK_CODE
+from bot.domain._fallback_rules import unexplained
 from bot.domain._pod_rules import evicted, stuck_terminating, unschedulable, volume_failed
 from bot.domain.diagnosis_types import Finding
 from bot.domain.releases import ReleaseOrder
@@ -55,8 +57,13 @@ RULES: Mapping[str, Rule] = {
 }
 
 
+#: reported when no rule in RULES explains what is not ready
+FALLBACK_CODES = frozenset({FALLBACK_CODE})
+
+
 def diagnose(snapshot: Snapshot, orders: Sequence[ReleaseOrder]) -> list[Finding]:
     """Every finding of the environment: critical, warning, info; then the most objects first."""
     context = Context(snapshot, orders)
     findings = [found for rule in RULES.values() for found in rule(context)]
+    findings += unexplained(context, findings)  # what is not ready and no rule explained
     return sorted(findings, key=sort_key)

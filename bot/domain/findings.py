@@ -5,6 +5,7 @@ from __future__ import annotations
 FINDING_CODES: frozenset[str] = frozenset(
     {
         "ImagePullFailed",
+        "NotReady",
         "CrashLoop",
         "OOMKilled",
         "ProbeFailed",
