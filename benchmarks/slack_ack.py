@@ -59,7 +59,7 @@ def main() -> None:
 
     async def make() -> object:
         app = build_app(runtime, token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=fake.url + "/api/")
-        return web_app(app, runtime)
+        return web_app(app, runtime, signing_secret=SIGNING_SECRET)
 
     application = loop.run(make())
     url, _ = serve_app(loop, lambda: application)  # type: ignore[arg-type,return-value]

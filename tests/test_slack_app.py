@@ -91,7 +91,7 @@ class SlackWorld:
             app = build_app(
                 self.runtime, token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=self.fake.url + "/api/"
             )
-            return web_app(app, self.runtime)
+            return web_app(app, self.runtime, signing_secret=SIGNING_SECRET)
 
         application = self.loop.run(make())
         self.url, _ = serve_app(self.loop, lambda: application)

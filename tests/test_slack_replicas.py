@@ -53,7 +53,7 @@ class Replica:
             app = build_app(
                 self.runtime, token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=world.fake.url + "/api/"
             )
-            return web_app(app, self.runtime)
+            return web_app(app, self.runtime, signing_secret=SIGNING_SECRET)
 
         application = world.loop.run(make())
         self.url, _ = serve_app(world.loop, lambda: application)

@@ -109,10 +109,12 @@ def make_runtime(settings: Settings, config: Config, *, bot_token: str = "") -> 
     )
 
 
-def web_app(app: AsyncApp, runtime: Runtime) -> web.Application:
-    # bolt's own check logs a refused request's whole body and fails (500) on a non-numeric
-    # timestamp; ours runs first, so bolt only ever sees signed requests
-    verifier = SignatureVerifier(app._signing_secret) if getattr(app, "_signing_secret", "") else None
+def web_app(app: AsyncApp, runtime: Runtime, *, signing_secret: str | None) -> web.Application:
+    """`signing_secret` None (Socket Mode): /slack/events refuses everything with 401.
+
+    bolt's own check logs a refused request's whole body and fails (500) on a non-numeric
+    timestamp; ours runs first, so bolt only ever sees signed requests."""
+    verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
     async def events(request: web.Request) -> web.Response:
         """Signed, then well-formed, then bolt: 401 before anything is parsed, 400 for a bad shape."""
@@ -206,7 +208,7 @@ async def run(settings: Settings, slack: SlackSettings, config: Config) -> None:
                 return web.Response(status=503, text="not ready: the Socket Mode connection is down")
         return await handler(request)
 
-    application = web_app(app, runtime)
+    application = web_app(app, runtime, signing_secret=slack.signing_secret)
     application.middlewares.append(ready_once_started)
     runner = web.AppRunner(application, shutdown_timeout=5)
     socket: AsyncSocketModeHandler | None = None
