@@ -71,6 +71,14 @@ def test_build_compiles_the_shipped_base(tmp_path: Path) -> None:
     assert (tmp_path / "knowledge.sqlite").is_file()
 
 
+def test_the_compiled_base_is_readable_by_other_users(small_base: Settings) -> None:
+    """An image compiles it as root and runs as uid 10001: a 0600 file would be rebuilt in memory
+    at every start."""
+    KnowledgeBase.open(small_base).close()
+    mode = small_base.knowledge_db.stat().st_mode & 0o777
+    assert mode & 0o044 == 0o044, oct(mode)
+
+
 def test_build_reports_every_problem_with_file_and_field(small_base: Settings) -> None:
     root = small_base.knowledge_dir
     write_entry(root, "zebra-gateway-timeout", "重复的 id", "重复", name="dup.md")

@@ -41,6 +41,11 @@ def write_base(
         db = sqlite_utils.Database(tmp_name)
         _fill(db, entries, index, meta)
         db.close()
+        # mkstemp makes it 0600; the compiled base holds nothing secret and other users (an image's
+        # runtime uid) must be able to read it, so the usual file mode, minus the umask
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_name, 0o666 & ~umask)
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
