@@ -251,7 +251,9 @@ def act(
     finally:
         client.close()
         store.close()
-    click.echo(result.output if result.outcome == "read" else result.message)
+    from bot.domain.text import terminal_safe  # log lines and event messages come from the cluster
+
+    click.echo(terminal_safe(result.output if result.outcome == "read" else result.message))
 
 
 @main.command()
@@ -266,6 +268,7 @@ def audit(env_name: str | None, limit: int, as_json: bool, config_option: Path |
 
     from bot import config_file
     from bot.adapters.action_store import ActionStore
+    from bot.domain.text import terminal_safe
 
     settings = Settings.from_env()
     config_path = config_file.config_path(config_option, settings.config_file)
@@ -289,7 +292,8 @@ def audit(env_name: str | None, limit: int, as_json: bool, config_option: Path |
                 if row.os_user and row.os_user != row.actor
                 else row.actor
             )
-            click.echo(f"{when}  {row.environment}  {who}  {what}  {row.outcome}: {row.message}")
+            line = f"{when}  {row.environment}  {who}  {what}  {row.outcome}: {row.message}"
+            click.echo(terminal_safe(line))
     if not rows and not as_json:
         click.echo("no actions recorded yet")
 

@@ -187,3 +187,16 @@ def test_audit_from_the_cli_on_postgres(postgres_url: str) -> None:
     result = run_cli("audit", "--json", env={"DEPLOYBOT_DATABASE_URL": postgres_url})
     assert result.returncode == 0, result.stderr
     assert '"outcome": "refused"' in result.stdout and '"via": "slack"' in result.stdout
+
+
+def test_audit_lines_cannot_drive_the_terminal(tmp_path: Path) -> None:
+    store = ActionStore(tmp_path / "deploybot.sqlite")
+    store.audit(
+        actor="U1", environment="shop-prod", action="restart", target="Deployment/web", params={},
+        outcome="failed", message="API said: \x1b]0;pwned\x07\x1b[31mred\u202e", key=None,
+    )  # fmt: skip
+    store.close()
+    result = run_cli("audit", env={"DEPLOYBOT_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert "API said: red" in result.stdout
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout and "\u202e" not in result.stdout
