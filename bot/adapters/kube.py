@@ -200,6 +200,53 @@ class KubeClient:
             )
         return data
 
+    def open_stream(
+        self,
+        path: str,
+        *,
+        query: Sequence[tuple[str, str]] = (),
+        read_timeout: float = READ_TIMEOUT,
+        what: str = "",
+        errors: Callable[[int, bytes, str, KubeClient], ClusterError | None] | None = None,
+    ) -> Any:
+        """A GET whose body is read as it arrives (a watch): the urllib3 response, unread.
+
+        The caller iterates `response.stream(amt=None)` and then `close()`s and `release_conn()`s it
+        (a stream read to its end hands its connection back to the pool for reuse); errors are the
+        same as `request`'s (a non-2xx body is read and named, `errors` first).
+        """
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        self.calls += 1
+        try:
+            method_, url, headers_, body_, _ = self._api.param_serialize(
+                method="GET",
+                resource_path=path,
+                query_params=list(query),
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+            )
+            response = self._api.call_api(
+                method_,
+                url,
+                header_params=headers_,
+                body=body_,
+                _request_timeout=(CONNECT_TIMEOUT, read_timeout),
+            ).response
+            if not 200 <= response.status < 300:
+                data: bytes = response.data or b""
+                response.release_conn()
+                what = what or f"GET {path}"
+                raise (errors and errors(response.status, data, what, self)) or api_error(
+                    response.status, data, what, self
+                )
+        except (ApiException, HTTPError) as exc:
+            raise ClusterUnreachable(
+                f"cannot reach the Kubernetes API at {self.server}: {_reason(exc)}"
+            ) from None
+        return response
+
     def list_objects(self, spec: ListSpec, namespace: str, selector: str = "") -> list[dict[str, Any]]:
         query = [("labelSelector", selector)] if spec.selector and selector else []
         what = f"list {spec.resource}" + (
