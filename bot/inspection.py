@@ -30,6 +30,14 @@ async def inspect_async(client: KubeClient, env: Environment, kb: KnowledgeBase 
     """Snapshot (concurrent, off the event loop) -> release orders -> findings -> knowledge links."""
     calls_before = client.calls
     snapshot = await kube.fetch_snapshot(client, env)
+    return diagnose_snapshot(snapshot, env, kb, api_calls=client.calls - calls_before)
+
+
+def diagnose_snapshot(
+    snapshot: Snapshot, env: Environment, kb: KnowledgeBase | None, *, api_calls: int = 0
+) -> InspectResult:
+    """Release orders, findings and knowledge links of a snapshot however it was taken (listed now,
+    or kept current by a watch)."""
     orders = releases.release_orders(snapshot)
     findings = tuple(_with_knowledge(f, kb) for f in diagnosis.diagnose(snapshot, orders))
     return InspectResult(
@@ -38,7 +46,7 @@ async def inspect_async(client: KubeClient, env: Environment, kb: KnowledgeBase 
         orders=orders,
         findings=findings,
         summary=report.summarize(snapshot, orders, findings),
-        api_calls=client.calls - calls_before,
+        api_calls=api_calls,
     )
 
 

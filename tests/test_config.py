@@ -126,3 +126,23 @@ def test_valid_selectors(selector: str) -> None:
 )
 def test_invalid_selectors(selector: str) -> None:
     assert selector_problem(selector) is not None
+
+
+def test_channel_and_notify_are_validated() -> None:
+    from bot.domain.environments import parse_config
+
+    notify = {"min_severity": "critical", "codes": ["CrashLoop"], "debounce_seconds": 30}
+    good = {"environments": {"shop": {"namespace": "shop", "channel": "C0ONCALL", "notify": notify}}}
+    config, problems = parse_config(good, "deploybot.yaml")
+    assert problems == []
+    env = config.environments["shop"]
+    assert env.channel == "C0ONCALL" and env.notify.min_severity == "critical"
+    assert env.notify.codes == frozenset({"CrashLoop"}) and env.notify.debounce_seconds == 30
+    bad = {"environments": {"shop": {"namespace": "shop", "channel": "#oncall",
+           "notify": {"min_severity": "loud", "debounce_seconds": -1, "colour": "red"}}}}  # fmt: skip
+    _, problems = parse_config(bad, "deploybot.yaml")
+    text = "\n".join(problems)
+    assert "channel: '#oncall' is not a Slack channel id" in text
+    assert (
+        "min_severity: 'loud'" in text and "debounce_seconds" in text and "notify.colour: unknown key" in text
+    )

@@ -71,6 +71,13 @@ thread_contexts = sa.Table(
     sa.Column("environment", sa.Text, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("environment", sa.String(200), primary_key=True),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
 schema_migrations = sa.Table(
     "schema_migrations",
     metadata,
@@ -96,10 +103,16 @@ def _audit_origin_columns(conn: Connection) -> None:
             conn.execute(sa.text(f"alter table audit add column {column} text"))
 
 
+def _incidents_table(conn: Connection) -> None:
+    """v3: on-call incidents (root message ts, what the thread was told), shared by replicas."""
+    incidents.create(conn, checkfirst=True)
+
+
 #: append only: (version, name, step); a step must be safe on a database that predates it
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "create tables", _create_tables),
     (2, "audit os_user and via", _audit_origin_columns),
+    (3, "incidents", _incidents_table),
 )
 _ADVISORY_LOCK = 0x6465706C6F79  # "deploy"
 

@@ -8,14 +8,38 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rapidfuzz import fuzz, process
 
+from bot.domain.diagnosis_types import SEVERITIES
+from bot.domain.incidents import Policy
+
 ENVIRONMENT_KEYS = frozenset(
-    {"namespace", "selector", "context", "protected", "operators", "kubeconfig", "max_replicas"}
+    {
+        "namespace",
+        "selector",
+        "context",
+        "protected",
+        "operators",
+        "kubeconfig",
+        "max_replicas",
+        "channel",
+        "notify",
+    }
 )
+NOTIFY_KEYS = frozenset(
+    {
+        "min_severity",
+        "codes",
+        "release_orders",
+        "debounce_seconds",
+        "resolve_after_seconds",
+        "replies_per_minute",
+    }
+)
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 #: `scale --replicas N` above this needs the count typed again (`max_replicas` per environment)
 DEFAULT_MAX_REPLICAS = 50
 TOP_LEVEL_KEYS = frozenset({"environments"})
@@ -42,6 +66,10 @@ class Environment:
     operators: tuple[str, ...] = ()
     #: a scale above this needs an explicit second confirmation (see `deploybot act --help`)
     max_replicas: int = DEFAULT_MAX_REPLICAS
+    #: the on-call channel (Slack id) where `serve` posts incidents; None: it only answers
+    channel: str | None = None
+    #: what is worth posting there
+    notify: Policy = field(default_factory=Policy)
 
 
 @dataclass(frozen=True)
@@ -167,6 +195,10 @@ def _parse_environment(env_name: str, raw: Any, where: str) -> tuple[Environment
             f"{where}.max_replicas: expected a whole number of at least 1 (the largest scale that needs"
             f" no second confirmation; default {DEFAULT_MAX_REPLICAS}), got {max_replicas!r}"
         )
+    channel = raw.get("channel")
+    if channel is not None and (not isinstance(channel, str) or not _CHANNEL_ID.match(channel)):
+        problems.append(f"{where}.channel: {channel!r} is not a Slack channel id (C…/G…, not the #name)")
+    notify = _notify(raw.get("notify"), f"{where}.notify", problems)
     if problems:
         return None, problems
     return (
@@ -179,8 +211,51 @@ def _parse_environment(env_name: str, raw: Any, where: str) -> tuple[Environment
             protected=bool(protected),
             operators=operators,
             max_replicas=int(max_replicas),
+            channel=channel,
+            notify=notify,
         ),
         [],
+    )
+
+
+def _notify(raw: Any, where: str, problems: list[str]) -> Policy:
+    if raw is None:
+        return Policy()
+    if not isinstance(raw, Mapping):
+        problems.append(f"{where}: expected a mapping ({', '.join(sorted(NOTIFY_KEYS))})")
+        return Policy()
+    for key in sorted(set(raw) - NOTIFY_KEYS):
+        problems.append(f"{where}.{key}: unknown key (expected one of: {', '.join(sorted(NOTIFY_KEYS))})")
+    severity = raw.get("min_severity", "warning")
+    if severity not in SEVERITIES:
+        problems.append(f"{where}.min_severity: {severity!r} is not one of {', '.join(SEVERITIES)}")
+        severity = "warning"
+    codes = raw.get("codes") or []
+    if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+        problems.append(f"{where}.codes: expected a list of finding codes like [CrashLoop, ImagePullFailed]")
+        codes = []
+    release_orders = raw.get("release_orders", True)
+    if not isinstance(release_orders, bool):
+        problems.append(f"{where}.release_orders: expected true or false")
+        release_orders = True
+    numbers: dict[str, float] = {}
+    for key, default in (
+        ("debounce_seconds", 60.0),
+        ("resolve_after_seconds", 300.0),
+        ("replies_per_minute", 3),
+    ):
+        value = raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            problems.append(f"{where}.{key}: expected a number of 0 or more, got {value!r}")
+            value = default
+        numbers[key] = float(value)
+    return Policy(
+        debounce_seconds=numbers["debounce_seconds"],
+        resolve_after_seconds=numbers["resolve_after_seconds"],
+        replies_per_minute=int(numbers["replies_per_minute"]),
+        min_severity=str(severity),
+        codes=frozenset(codes),
+        release_orders=release_orders,
     )
 
 

@@ -19,6 +19,9 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import intents
+from bot.domain.environments import Environment
+from bot.domain.incidents import Post
+from bot.inspection import InspectResult
 from bot.slack import blocks
 from bot.slack.runtime import Runtime
 
@@ -395,3 +398,42 @@ async def _converse(runtime: Runtime, client: AsyncWebClient, event: dict[str, A
         await _send(runtime, in_thread, head)
     for reply in replies:
         await _send(runtime, in_thread, reply)
+
+
+class SlackPoster:
+    """How the on-call engine's decisions reach the environment's channel: the root message is the
+    inspection itself (with its buttons), edited in place; replies go to its thread."""
+
+    def __init__(self, runtime: Runtime, client: AsyncWebClient) -> None:
+        self.runtime, self.client = runtime, client
+
+    def _message(self, env: Environment, result: InspectResult, post: Post) -> dict[str, Any]:
+        status = post.text.splitlines()[0] if post.kind == "resolve" else ""
+        message = self.runtime.render(env, result, done_note=status)
+        head, _ = blocks.split_thread(message)  # the rest of a huge incident stays in the thread
+        return head
+
+    async def open(self, env: Environment, result: InspectResult, post: Post) -> str | None:
+        channel = str(env.channel)
+        message = self.runtime.render(env, result)
+        head, replies = blocks.split_thread(message)
+        posted = await _send(self.runtime, _web(self.client.chat_postMessage, channel=channel), head)
+        ts = str(posted["ts"]) if posted and posted.get("ts") else None
+        if ts:
+            self.runtime.remember(ts, env.name)  # follow-ups in the incident's thread know the environment
+            in_thread = _web(self.client.chat_postMessage, channel=channel, thread_ts=ts)
+            for reply in replies:
+                await _send(self.runtime, in_thread, reply)
+        return ts
+
+    async def update(self, env: Environment, ts: str, result: InspectResult, post: Post) -> None:
+        edit = _web(self.client.chat_update, channel=str(env.channel), ts=ts)
+        await _send(self.runtime, edit, self._message(env, result, post))
+
+    async def reply(self, env: Environment, ts: str, text: str) -> None:
+        in_thread = _web(self.client.chat_postMessage, channel=str(env.channel), thread_ts=ts)
+        await _send(self.runtime, in_thread, blocks.text_reply(blocks.note(text)))
+
+    async def notice(self, env: Environment, text: str) -> None:
+        line = f":package: {env.name}: {text}"
+        await _send(self.runtime, _web(self.client.chat_postMessage, channel=str(env.channel)), _text(line))

@@ -72,6 +72,8 @@ class Runtime:
     metrics: Metrics = field(default_factory=Metrics)
     #: how long a re-inspection after a change waits for the cluster to show it
     settle_seconds: float = 10.0
+    #: seconds between two on-call looks at each environment with a `channel`
+    oncall_interval: float = 15.0
     _clients: dict[tuple[str | None, str | None], KubeClient] = field(default_factory=dict)
     #: actions running now: a shutdown waits for them (SIGTERM must not cut a change in half)
     inflight: int = 0
@@ -166,6 +168,12 @@ class Runtime:
             return blocks.text_reply(f":warning: {env.name}: {exc}")
         self.metrics.inc("deploybot_inspections_total", result="ok" if not result.findings else "findings")
         self.metrics.observe("inspect", time.monotonic() - started)
+        return self.render(env, result, done_note=done_note)
+
+    def render(
+        self, env: Environment, result: inspection.InspectResult, *, done_note: str = ""
+    ) -> dict[str, Any]:
+        """An inspection as a Slack message, with a signed button for each action that applies now."""
         titles = {i: e.title for f in result.findings for i in f.kb if (e := self.kb.entry(i))}
         return blocks.inspection(
             environment=env.name,

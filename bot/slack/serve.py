@@ -231,13 +231,44 @@ async def run(settings: Settings, slack: SlackSettings, config: Config) -> None:
             log.info("stopped while starting")
             return
         started.set()
+        oncall = _start_oncall(runtime, app, stop)
         if socket is not None:
             log.info("deploybot connected to Slack in Socket Mode; health and metrics on :%d", slack.port)
         else:
             log.info("deploybot listening on :%d (/slack/events, /healthz, /readyz, /metrics)", slack.port)
         await stopping
+        if oncall is not None:
+            await asyncio.wait_for(asyncio.gather(oncall, return_exceptions=True), timeout=5)
     finally:
         await _shutdown(socket, runner, runtime)
+
+
+def _start_oncall(runtime: Runtime, app: AsyncApp, stop: asyncio.Event) -> asyncio.Task[None] | None:
+    """Environments with a `channel` are watched: incidents open, update and resolve there.
+    (One replica should do it: with several, each posts; a Lease-based leader is not built yet.)"""
+    from bot import oncall
+    from bot.adapters import kube
+    from bot.adapters.incident_store import IncidentStore
+    from bot.domain.environments import Environment
+    from bot.domain.snapshot import Snapshot
+    from bot.slack.app import SlackPoster
+
+    if not any(env.channel for env in runtime.config.environments.values()):
+        return None
+
+    async def snapshot_of(env: Environment) -> Snapshot:
+        return await kube.fetch_snapshot(runtime.client_for(env), env)
+
+    watcher = oncall.OnCall(
+        config=runtime.config,
+        kb=runtime.kb,
+        store=IncidentStore(runtime.action_store.db),
+        poster=SlackPoster(runtime, app.client),
+        snapshot_of=snapshot_of,
+        interval=runtime.oncall_interval,
+    )
+    log.info("on-call: watching %s", ", ".join(env.name for env in watcher.watched()))
+    return asyncio.create_task(watcher.run(stop))
 
 
 async def _unless_stopped(work: Awaitable[T], stopping: asyncio.Future[Any]) -> tuple[bool, T | None]:

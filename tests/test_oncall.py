@@ -1,0 +1,159 @@
+"""On call, end to end: kube-local changes, the on-call engine looks, the strict Slack server
+receives one root message per incident, edits and thread replies; a restart continues the thread."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters import kube
+from bot.adapters.incident_store import IncidentStore
+from bot.config import Settings
+from bot.domain.environments import Config, Environment
+from bot.domain.incidents import Policy
+from bot.domain.snapshot import Snapshot
+from bot.oncall import OnCall
+from bot.slack.app import SlackPoster
+from bot.slack.serve import make_runtime
+from tests import k8s_objects as k
+from tests.conftest import REPO
+from tests.kube_cluster import BOT_KUBECONFIG_VAR, Cluster, kubeconfig_or_skip
+from tests.rbac import chart_rules
+from tests.slack_harness import (  # noqa: F401 - slack_rejections_checked is an autouse fixture
+    BOT_TOKEN,
+    FakeSlack,
+    LoopThread,
+    slack_rejections_checked,
+    start_fake_slack,
+)
+from tests.test_inspect_cli import load
+
+CHANNEL = "C0ONCALL"
+
+
+class Shift:
+    """One deploybot process on call: its runtime, its engine, a clock the test moves."""
+
+    def __init__(self, loop: LoopThread, fake: FakeSlack, env: Environment, data: Path) -> None:
+        self.loop, self.env, self.now = loop, env, 1_000.0
+        settings = Settings(knowledge_dir=REPO / "knowledge", data_dir=data)
+        self.runtime = make_runtime(settings, Config("test", {env.name: env}), bot_token=BOT_TOKEN)
+
+        async def snapshot_of(target: Environment) -> Snapshot:
+            return await kube.fetch_snapshot(self.runtime.client_for(target), target)
+
+        client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.url + "/api/")
+        self.engine = OnCall(
+            config=self.runtime.config,
+            kb=self.runtime.kb,
+            store=IncidentStore(self.runtime.action_store.db),
+            poster=SlackPoster(self.runtime, client),
+            snapshot_of=snapshot_of,
+            clock=lambda: self.now,
+        )
+
+    def look(self, after: float = 0.0) -> list[str]:
+        self.now += after
+        posts = self.loop.run(self.engine.check(self.env))
+        return [p.kind for p in posts]
+
+
+@pytest.fixture
+def on_call(cluster: Cluster, tmp_path: Path) -> Any:
+    bot = kubeconfig_or_skip(BOT_KUBECONFIG_VAR)
+    loop = LoopThread()
+    fake, _ = start_fake_slack(loop)
+    ns = cluster.namespace("oncall")
+    namespaced, _ = chart_rules()
+    cluster.grant(ns, "deploybot", namespaced)
+    load(cluster, ns, [o for o in k.web_workload() if o["kind"] != "Pod"])  # the Deployment, no pods yet
+    policy = Policy(debounce_seconds=60, resolve_after_seconds=300)
+    env = Environment("shop-prod", ns, kubeconfig=bot, channel=CHANNEL, notify=policy)
+    yield cluster, ns, loop, fake, env, tmp_path / "data"
+    loop.stop()
+
+
+def roots(fake: FakeSlack) -> list[dict[str, Any]]:
+    return [
+        m for m in fake.named("chat.postMessage") if m.get("channel") == CHANNEL and not m.get("thread_ts")
+    ]
+
+
+def test_a_crash_storm_is_one_message_then_edits_and_replies_and_a_restart_continues_the_thread(
+    on_call: Any,
+) -> None:
+    cluster, ns, loop, fake, env, data = on_call
+    shift = Shift(loop, fake, env, data)
+    assert shift.look() == []  # healthy: nothing to say
+    load(cluster, ns, k.crash_loop_pods(30))  # a storm: 30 pods crash-looping at once
+    assert shift.look(after=15) == []  # debouncing
+    assert shift.look(after=60) == ["open"]
+    assert shift.look(after=15) == [] and shift.look(after=15) == []  # the same incident: quiet
+    [root] = roots(fake)
+    assert "CrashLoopBackOff" in json.dumps(root, ensure_ascii=False)
+    assert "deploybot:act:restart" in json.dumps(root)  # the buttons come with it
+    root_ts = next(
+        ts for (c, ts), m in fake.messages.items() if c == CHANNEL and m.get("text") == root["text"]
+    )
+
+    shift.runtime.close()  # the pod restarts; only the shared state survives
+    shift = Shift(loop, fake, env, data)
+    load(cluster, ns, k.image_pull_pods(2))  # a new cause
+    kinds = shift.look(after=15)
+    assert kinds[0] == "update" and set(kinds[1:]) == {"reply"}
+    assert len(roots(fake)) == 1  # no second root message after the restart
+    replies = [m for m in fake.named("chat.postMessage") if m.get("thread_ts") == root_ts]
+    assert any("new: [ImagePullFailed]" in json.dumps(m) for m in replies)
+    assert fake.named("chat.update")[-1]["ts"] == root_ts
+
+
+def test_healthy_again_resolves_the_incident_with_its_duration(on_call: Any) -> None:
+    cluster, ns, loop, fake, env, data = on_call
+    shift = Shift(loop, fake, env, data)
+    pods = k.crash_loop_pods(2)
+    load(cluster, ns, pods)
+    shift.look()
+    assert shift.look(after=60) == ["open"]
+    for pod in pods:
+        if pod["kind"] == "Pod":
+            cluster.delete({**pod, "metadata": {**pod["metadata"], "namespace": ns}})
+    assert shift.look(after=60) == ["update"]  # recovering: said in place, not in the thread
+    assert shift.look(after=120) == []
+    assert shift.look(after=200) == ["resolve"]
+    update = fake.named("chat.update")[-1]
+    assert "resolved" in json.dumps(update, ensure_ascii=False)
+    assert "resolved: healthy again after 1m" in json.dumps(fake.named("chat.postMessage")[-1])
+    stored = IncidentStore(shift.runtime.action_store.db).load("shop-prod")
+    assert stored is not None and stored.status == "resolved"
+
+
+def test_serve_watches_environments_with_a_channel(on_call: Any, tmp_path: Path) -> None:
+    """`deploybot serve` as deployed: a channel in deploybot.yaml is enough to be on call."""
+    from tests.slack_harness import SIGNING_SECRET
+    from tests.socket_mode_server import ServeProcess
+
+    cluster, ns, _, fake, env, _ = on_call
+    load(cluster, ns, k.crash_loop_pods(2))
+    config = (
+        "environments:\n"
+        f"  shop-prod: {{namespace: {ns}, kubeconfig: {env.kubeconfig}, channel: {CHANNEL},"
+        " notify: {debounce_seconds: 0}}\n"
+    )
+    env_vars = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake.url + "/api/",
+    }
+    serve = ServeProcess.start(tmp_path / "serve", env_vars, config)
+    try:
+        serve.wait_ready()
+        [root] = fake.wait_for("chat.postMessage", 1)
+        assert root["channel"] == CHANNEL and "CrashLoopBackOff" in json.dumps(root, ensure_ascii=False)
+        assert "on-call: watching shop-prod" in serve.output()
+    finally:
+        serve.process.terminate()
+        serve.wait_exit(30)
