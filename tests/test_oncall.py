@@ -4,18 +4,17 @@ receives one root message per incident, edits and thread replies; a restart cont
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters import kube
 from bot.adapters.incident_store import IncidentStore
 from bot.config import Settings
 from bot.domain.environments import Config, Environment
 from bot.domain.incidents import Policy
-from bot.domain.snapshot import Snapshot
 from bot.oncall import OnCall
 from bot.slack.app import SlackPoster
 from bot.slack.serve import make_runtime
@@ -43,16 +42,13 @@ class Shift:
         settings = Settings(knowledge_dir=REPO / "knowledge", data_dir=data)
         self.runtime = make_runtime(settings, Config("test", {env.name: env}), bot_token=BOT_TOKEN)
 
-        async def snapshot_of(target: Environment) -> Snapshot:
-            return await kube.fetch_snapshot(self.runtime.client_for(target), target)
-
         client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.url + "/api/")
         self.engine = OnCall(
             config=self.runtime.config,
             kb=self.runtime.kb,
             store=IncidentStore(self.runtime.action_store.db),
             poster=SlackPoster(self.runtime, client),
-            snapshot_of=snapshot_of,
+            snapshot_of=self.runtime.snapshot,  # as serve does: the cache once watching, else a list
             clock=lambda: self.now,
         )
 
@@ -157,3 +153,24 @@ def test_serve_watches_environments_with_a_channel(on_call: Any, tmp_path: Path)
     finally:
         serve.process.terminate()
         serve.wait_exit(30)
+
+
+def test_inspections_in_serve_come_from_the_watch_cache(on_call: Any) -> None:
+    """After the cache has synced, an inspection (and so every on-call look) makes no API call."""
+    cluster, ns, loop, fake, env, data = on_call
+    load(cluster, ns, k.crash_loop_pods(2))
+    shift = Shift(loop, fake, env, data)
+    shift.runtime.watch()
+    cache = shift.runtime.caches[env.name]
+    assert cache.wait_synced(15)
+    client = shift.runtime.client_for(env)
+    before, deadline = -1, time.monotonic() + 10
+    while client.calls != before and time.monotonic() < deadline:  # the watches open just after the lists
+        before = client.calls
+        time.sleep(0.5)
+    message = loop.run(shift.runtime.inspect(env.name))
+    assert "CrashLoopBackOff" in json.dumps(message, ensure_ascii=False)
+    assert shift.look() == []  # an on-call look (pending) from the cache too
+    assert client.calls == before
+    shift.runtime.close()
+    assert not any(t.is_alive() for t in cache._threads)

@@ -47,8 +47,10 @@ def argo_rollout() -> dict[str, Any]:
 
 def used_by_the_code() -> set[tuple[str, str, str]]:
     """(group, resource, verb) of every call an inspection and every planned action make."""
-    used = {(spec.group, spec.resource, "list") for spec in CORE_LISTS}
-    used |= {("argoproj.io", "rollouts", "list"), ("rollouts.kruise.io", "rollouts", "list")}
+    listed = [(spec.group, spec.resource) for spec in CORE_LISTS]
+    listed += [("argoproj.io", "rollouts"), ("rollouts.kruise.io", "rollouts")]
+    # every list is also watched by serve's cache (bot/adapters/watch_cache.py)
+    used = {(group, resource, verb) for group, resource in listed for verb in ("list", "watch")}
     used.add(("", "events", "create"))  # the audit Event of every change
     deployment_world = [*k.web_workload(), *k.crash_loop_pods(1)]
     revisions = [k.controller_revision("shop-db", n, f"db:5.{n}") for n in (6, 7)]
@@ -114,7 +116,7 @@ def test_the_rules_grant_exactly_what_the_code_uses() -> None:
 def test_read_only_drops_every_write() -> None:
     writes = {(p.resource, p.verb) for p in permissions() if p.write}
     assert {("deployments", "patch"), ("pods", "delete"), ("events", "create")} <= writes
-    assert all(p.verb in ("list", "get") for p in permissions() if not p.write)
+    assert all(p.verb in ("list", "watch", "get") for p in permissions() if not p.write)
 
 
 CHANGING = [

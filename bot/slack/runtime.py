@@ -19,6 +19,7 @@ from bot.adapters import kube
 from bot.adapters.action_store import ActionStore
 from bot.adapters.kube import KubeClient
 from bot.adapters.slack_store import SlackStore
+from bot.adapters.watch_cache import WatchCache
 from bot.domain import actions, after_action, intents, releases
 from bot.domain.actions import ActionRequest
 from bot.domain.environments import Config, Environment, closest_names
@@ -74,6 +75,8 @@ class Runtime:
     settle_seconds: float = 10.0
     #: seconds between two on-call looks at each environment with a `channel`
     oncall_interval: float = 15.0
+    #: environment -> its list+watch cache (serve starts them): inspections read memory, not the API
+    caches: dict[str, WatchCache] = field(default_factory=dict)
     _clients: dict[tuple[str | None, str | None], KubeClient] = field(default_factory=dict)
     #: actions running now: a shutdown waits for them (SIGTERM must not cut a change in half)
     inflight: int = 0
@@ -91,7 +94,26 @@ class Runtime:
             self._clients[key] = KubeClient.connect(kubeconfig=env.kubeconfig, context=env.context)
         return self._clients[key]
 
+    def watch(self) -> None:
+        """Start a list+watch cache per environment (blocking: one discovery call each)."""
+        for env in self.config.environments.values():
+            if env.name in self.caches:
+                continue
+            try:
+                self.caches[env.name] = WatchCache(self.client_for(env), env).start()
+            except DeploybotError as exc:  # unreachable now: inspections list, as without a cache
+                log.warning("no watch cache for %s: %s", env.name, exc)
+
+    async def snapshot(self, env: Environment) -> Snapshot:
+        """From the environment's cache once it has synced (0 API calls), else listed now."""
+        cache = self.caches.get(env.name)
+        if cache is not None and cache.synced:
+            return cache.snapshot()
+        return await kube.fetch_snapshot(self.client_for(env), env)
+
     def close(self) -> None:
+        for cache in self.caches.values():
+            cache.stop(timeout=2.0)
         for client in self._clients.values():
             client.close()
         self.action_store.db.close()
@@ -162,7 +184,7 @@ class Runtime:
         env = self.config.environments[name]
         started = time.monotonic()
         try:
-            result = await inspection.inspect_async(self.client_for(env), env, self.kb)
+            result = inspection.diagnose_snapshot(await self.snapshot(env), env, self.kb)
         except ClusterError as exc:
             self.metrics.inc("deploybot_inspections_total", result="error")
             return blocks.text_reply(f":warning: {env.name}: {exc}")

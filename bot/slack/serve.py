@@ -230,6 +230,7 @@ async def run(settings: Settings, slack: SlackSettings, config: Config) -> None:
         if not checked:
             log.info("stopped while starting")
             return
+        await asyncio.to_thread(runtime.watch)  # inspections and on-call read the caches from now on
         started.set()
         oncall = _start_oncall(runtime, app, stop)
         if socket is not None:
@@ -247,24 +248,18 @@ def _start_oncall(runtime: Runtime, app: AsyncApp, stop: asyncio.Event) -> async
     """Environments with a `channel` are watched: incidents open, update and resolve there.
     (One replica should do it: with several, each posts; a Lease-based leader is not built yet.)"""
     from bot import oncall
-    from bot.adapters import kube
     from bot.adapters.incident_store import IncidentStore
-    from bot.domain.environments import Environment
-    from bot.domain.snapshot import Snapshot
     from bot.slack.app import SlackPoster
 
     if not any(env.channel for env in runtime.config.environments.values()):
         return None
-
-    async def snapshot_of(env: Environment) -> Snapshot:
-        return await kube.fetch_snapshot(runtime.client_for(env), env)
 
     watcher = oncall.OnCall(
         config=runtime.config,
         kb=runtime.kb,
         store=IncidentStore(runtime.action_store.db),
         poster=SlackPoster(runtime, app.client),
-        snapshot_of=snapshot_of,
+        snapshot_of=runtime.snapshot,
         interval=runtime.oncall_interval,
     )
     log.info("on-call: watching %s", ", ".join(env.name for env in watcher.watched()))
