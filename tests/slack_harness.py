@@ -733,3 +733,17 @@ def click_body(
         ],
     }
     return urllib.parse.urlencode({"payload": json.dumps(payload)})
+
+
+def serve_runtime(loop: LoopThread, fake: FakeSlack, runtime: Any) -> str:
+    """deploybot's own HTTP server for `runtime` on a local port, speaking to `fake`: its URL."""
+    from bot.slack.app import build_app
+    from bot.slack.serve import web_app
+
+    async def make() -> web.Application:
+        app = build_app(runtime, token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=fake.url + "/api/")
+        return web_app(app, runtime, signing_secret=SIGNING_SECRET)
+
+    application = loop.run(make())
+    url, _ = serve_app(loop, lambda: application)
+    return url

@@ -18,8 +18,7 @@ import pytest
 
 from bot.config import Settings
 from bot.domain.environments import Config, Environment
-from bot.slack.app import build_app
-from bot.slack.serve import make_runtime, web_app
+from bot.slack.serve import make_runtime
 from tests import k8s_objects as k
 from tests.conftest import REPO
 from tests.kube_cluster import BOT_KUBECONFIG_VAR, Cluster, kubeconfig_or_skip
@@ -34,6 +33,7 @@ from tests.slack_harness import (  # noqa: F401 - slack_rejections_checked is an
     get,
     post,
     serve_app,
+    serve_runtime,
     signed_headers,
     slack_rejections_checked,
     start_fake_slack,
@@ -54,14 +54,7 @@ class Bot:
         settings = Settings(knowledge_dir=REPO / "knowledge", data_dir=tmp / "data")
         self.runtime = make_runtime(settings, Config("test", environments))
 
-        async def make() -> Any:
-            app = build_app(
-                self.runtime, token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=self.fake.url + "/api/"
-            )
-            return web_app(app, self.runtime, signing_secret=SIGNING_SECRET)
-
-        application = self.loop.run(make())
-        self.url, _ = serve_app(self.loop, lambda: application)
+        self.url = serve_runtime(self.loop, self.fake, self.runtime)
         self.responses = 0
 
     def response_url(self) -> tuple[str, str]:

@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from bot.slack.app import build_app
-from bot.slack.serve import make_runtime, web_app
+from bot.slack.serve import make_runtime
 from tests.conftest import REPO, run_cli
 from tests.kube_cluster import BOT_KUBECONFIG_VAR, Cluster, kubeconfig_or_skip
 from tests.slack_harness import (
@@ -25,7 +24,7 @@ from tests.slack_harness import (
     click_body,
     command_body,
     post,
-    serve_app,
+    serve_runtime,
     signed_headers,
 )
 from tests.test_slack_app import OPERATOR, SlackWorld, buttons
@@ -49,14 +48,7 @@ class Replica:
         self.runtime = make_runtime(settings, world.runtime.config, bot_token=BOT_TOKEN)
         self.runtime.settle_seconds = 1.0
 
-        async def make() -> Any:
-            app = build_app(
-                self.runtime, token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=world.fake.url + "/api/"
-            )
-            return web_app(app, self.runtime, signing_secret=SIGNING_SECRET)
-
-        application = world.loop.run(make())
-        self.url, _ = serve_app(world.loop, lambda: application)
+        self.url = serve_runtime(world.loop, world.fake, self.runtime)
 
     def _response_url(self) -> tuple[str, str]:
         n = next(_responses)

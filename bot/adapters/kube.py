@@ -161,43 +161,19 @@ class KubeClient:
         accept: str = "application/json",
         errors: Callable[[int, bytes, str, KubeClient], ClusterError | None] | None = None,
     ) -> bytes:
-        from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
         headers = {"Accept": accept}
         if body is not None:
             headers["Content-Type"] = content_type
-        self.calls += 1
+        response = self._send(
+            method, path, query=query, headers=headers, body=body, read_timeout=READ_TIMEOUT
+        )
         try:
-            method_, url, headers_, body_, _ = self._api.param_serialize(
-                method=method,
-                resource_path=path,
-                query_params=list(query),
-                header_params=headers,
-                body=body,
-                auth_settings=["BearerToken"],
-            )
-            response = self._api.call_api(
-                method_,
-                url,
-                header_params=headers_,
-                body=body_,
-                _request_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
-            )
             data: bytes = response.read() or b""
-        except ApiException as exc:  # status 0: TLS or transport failures the client wraps
-            raise ClusterUnreachable(
-                f"cannot reach the Kubernetes API at {self.server}: {_reason(exc)}"
-            ) from None
         except HTTPError as exc:
-            raise ClusterUnreachable(
-                f"cannot reach the Kubernetes API at {self.server}: {_reason(exc)}"
-            ) from None
-        if not 200 <= response.status < 300:
-            what = what or f"{method} {path}"
-            raise (errors and errors(response.status, data, what, self)) or api_error(
-                response.status, data, what, self
-            )
+            raise self._unreachable(exc) from None
+        self._check(response.status, data, what or f"{method} {path}", errors)
         return data
 
     def open_stream(
@@ -215,37 +191,61 @@ class KubeClient:
         (a stream read to its end hands its connection back to the pool for reuse); errors are the
         same as `request`'s (a non-2xx body is read and named, `errors` first).
         """
+        headers = {"Accept": "application/json"}
+        response = self._send("GET", path, query=query, headers=headers, body=None, read_timeout=read_timeout)
+        raw = response.response
+        if not 200 <= raw.status < 300:
+            data: bytes = raw.data or b""
+            raw.release_conn()
+            self._check(raw.status, data, what or f"GET {path}", errors)
+        return raw
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Sequence[tuple[str, str]],
+        headers: Mapping[str, str],
+        body: Any,
+        read_timeout: float,
+    ) -> Any:
+        """One request through the official client's ApiClient (auth, TLS, pool); counted."""
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
         self.calls += 1
         try:
             method_, url, headers_, body_, _ = self._api.param_serialize(
-                method="GET",
+                method=method,
                 resource_path=path,
                 query_params=list(query),
-                header_params={"Accept": "application/json"},
+                header_params=dict(headers),
+                body=body,
                 auth_settings=["BearerToken"],
             )
-            response = self._api.call_api(
+            return self._api.call_api(
                 method_,
                 url,
                 header_params=headers_,
                 body=body_,
                 _request_timeout=(CONNECT_TIMEOUT, read_timeout),
-            ).response
-            if not 200 <= response.status < 300:
-                data: bytes = response.data or b""
-                response.release_conn()
-                what = what or f"GET {path}"
-                raise (errors and errors(response.status, data, what, self)) or api_error(
-                    response.status, data, what, self
-                )
-        except (ApiException, HTTPError) as exc:
-            raise ClusterUnreachable(
-                f"cannot reach the Kubernetes API at {self.server}: {_reason(exc)}"
-            ) from None
-        return response
+            )
+        except (ApiException, HTTPError) as exc:  # ApiException status 0: TLS or transport failures
+            raise self._unreachable(exc) from None
+
+    def _unreachable(self, exc: Exception) -> ClusterUnreachable:
+        return ClusterUnreachable(f"cannot reach the Kubernetes API at {self.server}: {_reason(exc)}")
+
+    def _check(
+        self,
+        status: int,
+        data: bytes,
+        what: str,
+        errors: Callable[[int, bytes, str, KubeClient], ClusterError | None] | None,
+    ) -> None:
+        if not 200 <= status < 300:
+            raise (errors and errors(status, data, what, self)) or api_error(status, data, what, self)
 
     def list_objects(self, spec: ListSpec, namespace: str, selector: str = "") -> list[dict[str, Any]]:
         query = [("labelSelector", selector)] if spec.selector and selector else []
