@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -174,3 +176,54 @@ def test_inspections_in_serve_come_from_the_watch_cache(on_call: Any) -> None:
     assert client.calls == before
     shift.runtime.close()
     assert not any(t.is_alive() for t in cache._threads)
+
+
+def test_acknowledge_and_mute_from_the_incident_message(on_call: Any) -> None:
+    from tests.slack_harness import click_body, post, serve_runtime, signed_headers
+
+    cluster, ns, loop, fake, env, data = on_call
+    env = replace(env, protected=True, operators=("U0OPERATOR",))
+    shift = Shift(loop, fake, env, data)
+    url = serve_runtime(loop, fake, shift.runtime)
+    load(cluster, ns, k.crash_loop_pods(2))
+    shift.look()
+    assert shift.look(after=60) == ["open"]
+    [root] = roots(fake)
+    root_ts = next(
+        ts for (c, ts), m in fake.messages.items() if c == CHANNEL and m.get("text") == root["text"]
+    )
+    found = {
+        e["action_id"]: e
+        for b in json.loads(json.dumps(root["blocks"]))
+        if b["type"] == "actions"
+        for e in b["elements"]
+    }
+    ack, mute = found["deploybot:incident:ack"], found["deploybot:incident:mute"]
+
+    def click(element: dict[str, Any], user: str) -> None:
+        body = click_body(user=user, action_id=element["action_id"], value=element["value"],
+                          response_url=fake.url + "/response/oncall", message_ts=root_ts)  # fmt: skip
+        payload = json.loads(urllib.parse.parse_qs(body)["payload"][0])
+        payload["channel"]["id"] = payload["container"]["channel_id"] = CHANNEL  # clicked in the incident
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+        assert post(url + "/slack/events", body, signed_headers(body)).status == 200
+
+    posts = len(fake.named("chat.postMessage"))
+    click(ack, "U0ONCALLER")
+    reply = fake.wait_for("chat.postMessage", posts + 1)[-1]
+    assert (reply["channel"], reply["thread_ts"]) == (CHANNEL, root_ts)
+    assert "<@U0ONCALLER> is on it" in json.dumps(reply)
+    store = IncidentStore(shift.runtime.action_store.db)
+    assert store.load("shop-prod").acknowledged_by == "U0ONCALLER"  # type: ignore[union-attr]
+
+    ephemerals = len(fake.named("chat.postEphemeral"))
+    click(mute, "U0STRANGER")  # a protected environment: only its operators mute it
+    refusal = fake.wait_for("chat.postEphemeral", ephemerals + 1)[-1]
+    assert "may not mute" in refusal["text"] and "<@U0OPERATOR>" in refusal["text"]
+    posts = len(fake.named("chat.postMessage"))
+    click(mute, "U0OPERATOR")
+    assert "muted shop-prod for 1h" in json.dumps(fake.wait_for("chat.postMessage", posts + 1)[-1])
+    load(cluster, ns, k.image_pull_pods(2))  # a new cause while muted: edited in place, no reply
+    assert shift.look(after=15) == ["update"]
+    audit = {(r.action, r.outcome) for r in shift.runtime.action_store.recent("shop-prod")}
+    assert {("acknowledge", "done"), ("mute", "refused"), ("mute", "done")} <= audit

@@ -112,6 +112,26 @@ def build_app(runtime: Runtime, *, token: str, signing_secret: str | None, api_u
             runtime, _webhook(respond, response_type="ephemeral", replace_original=False), _text(text)
         )
 
+    @app.action(re.compile(rf"^({blocks.INCIDENT_ACK}|{blocks.INCIDENT_MUTE})$"))
+    async def on_incident(
+        ack: Any, action: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        user = _user(body)
+        channel = str((body.get("channel") or {}).get("id") or "")
+        message_ts = str((body.get("container") or {}).get("message_ts") or "")
+        what = "mute" if action.get("action_id") == blocks.INCIDENT_MUTE else "ack"
+
+        groups_of = _groups_lookup(client, runtime)
+
+        done, text = await runtime.incident_click(str(action.get("value", "")), user, what, groups_of)
+        if done:
+            in_thread = _web(client.chat_postMessage, channel=channel, thread_ts=message_ts or None)
+            await _send(runtime, in_thread, blocks.text_reply(blocks.note(text)))
+        else:
+            private = _web(client.chat_postEphemeral, channel=channel, user=user)
+            await _send(runtime, private, blocks.text_reply(blocks.people(f":no_entry: {text}")))
+
     @app.action({"action_id": blocks.ACTION_ID})
     async def on_click(
         ack: Any, action: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, respond: Any
@@ -126,13 +146,7 @@ def build_app(runtime: Runtime, *, token: str, signing_secret: str | None, api_u
         # replies go to the thread the button is in (a thread reply's own ts is not a thread)
         thread_ts = str((body.get("message") or {}).get("thread_ts") or message_ts) or None
 
-        async def groups_of(member: str, group_ids: tuple[str, ...]) -> tuple[str, ...]:
-            found = []
-            for group in group_ids:
-                reply = await _safe(client.usergroups_users_list(usergroup=group), runtime)
-                if reply and member in (reply.get("users") or []):
-                    found.append(group)
-            return tuple(found)
+        groups_of = _groups_lookup(client, runtime)
 
         clicked = await runtime.click(ref, user, groups_of)
         if clicked.kind in ("refused", "failed"):
@@ -168,6 +182,22 @@ def build_app(runtime: Runtime, *, token: str, signing_secret: str | None, api_u
         log.error("listener failed: %s (%s)", type(error).__name__, error)
 
     return app
+
+
+def _groups_lookup(
+    client: AsyncWebClient, runtime: Runtime
+) -> Callable[[str, tuple[str, ...]], Awaitable[tuple[str, ...]]]:
+    """Which of the given user-groups a member is in (usergroups.users.list), for operator checks."""
+
+    async def groups_of(member: str, group_ids: tuple[str, ...]) -> tuple[str, ...]:
+        found = []
+        for group in group_ids:
+            reply = await _safe(client.usergroups_users_list(usergroup=group), runtime)
+            if reply and member in (reply.get("users") or []):
+                found.append(group)
+        return tuple(found)
+
+    return groups_of
 
 
 def _base_url(api_url: str | None) -> str:
@@ -411,12 +441,15 @@ class SlackPoster:
         status = post.text.splitlines()[0] if post.kind == "resolve" else ""
         message = self.runtime.render(env, result, done_note=status)
         head, _ = blocks.split_thread(message)  # the rest of a huge incident stays in the thread
-        return head
+        if post.kind == "resolve":
+            return head
+        return blocks.with_incident_buttons(head, self.runtime.incident_value(env))
 
     async def open(self, env: Environment, result: InspectResult, post: Post) -> str | None:
         channel = str(env.channel)
         message = self.runtime.render(env, result)
         head, replies = blocks.split_thread(message)
+        head = blocks.with_incident_buttons(head, self.runtime.incident_value(env))
         posted = await _send(self.runtime, _web(self.client.chat_postMessage, channel=channel), head)
         ts = str(posted["ts"]) if posted and posted.get("ts") else None
         if ts:

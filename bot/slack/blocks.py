@@ -429,6 +429,28 @@ def inspection(
     return message
 
 
+INCIDENT_ACK = "deploybot:incident:ack"
+INCIDENT_MUTE = "deploybot:incident:mute"
+MUTE_HOURS = 1
+
+
+def with_incident_buttons(message: dict[str, Any], value: str) -> dict[str, Any]:
+    """An incident's root message: its inspection, plus "I'm on it" and (operators) "Mute"."""
+    elements = [
+        button(":raising_hand: I'm on it", INCIDENT_ACK, value, style="primary"),
+        button(
+            f":no_bell: Mute {MUTE_HOURS}h",
+            INCIDENT_MUTE,
+            value,
+            confirm=_confirm_dialog(f"No new incident messages for this environment for {MUTE_HOURS} hour."),
+        ),
+    ]
+    current = list(message.get("blocks") or [])
+    if len(current) >= MAX_BLOCKS:  # a full message keeps its findings; the buttons go first
+        current = current[: MAX_BLOCKS - 1]
+    return {**message, "blocks": [*current[:2], actions(elements), *current[2:]]}
+
+
 def _unavailable_line(field_name: str, why: str) -> str:
     """One short line: the channel needs to know what was not checked, not the RBAC rule (the
     terminal's `inspect` and `doctor` give that)."""

@@ -357,6 +357,52 @@ class Runtime:
         payload = self._verify(ref)
         return str(payload["environment"]) if payload and "environment" in payload else None
 
+    # -- incidents ----------------------------------------------------------------------------
+    def incident_value(self, env: Environment) -> str:
+        return self._sign({"kind": "incident", "environment": env.name})
+
+    async def incident_click(
+        self, value: str, user: str, what: str, groups_of: GroupLookup | None = None
+    ) -> tuple[bool, str]:
+        """ "I'm on it" (anyone) or "Mute" (operators of a protected environment): (done, what to say)."""
+        from bot.adapters.incident_store import IncidentStore
+        from bot.domain import incidents
+
+        payload = self._verify(value)
+        env = self.config.environments.get(str((payload or {}).get("environment")))
+        if not payload or payload.get("kind") != "incident" or env is None:
+            return False, "this incident button has expired or is unknown"
+        store = IncidentStore(self.action_store.db)
+        incident = store.load(env.name)
+        now = time.time()
+        if what == "mute":
+            group_ids = tuple(o for o in env.operators if o.startswith("S"))
+            groups = await groups_of(user, group_ids) if groups_of and group_ids else ()
+            request = ActionRequest(env.name, "mute", None, user, actor_groups=tuple(groups))
+            if env.protected and not actions.is_allowed(env, request):
+                operators = ", ".join(env.operators) or "nobody"
+                message = f"{user} may not mute protected environment {env.name}: operators are {operators}"
+                self._audit_incident(env, user, "mute", "refused", message)
+                return False, message
+            until = now + blocks.MUTE_HOURS * 3600
+            store.save(incidents.mute(incident, env.name, until=until, now=now))
+            ends = f"{datetime.fromtimestamp(until, UTC):%H:%M UTC}"
+            text = f":no_bell: <@{user}> muted {env.name} for {blocks.MUTE_HOURS}h (until {ends})"
+            self._audit_incident(env, user, "mute", "done", text)
+            return True, text
+        if incident is None or incident.status != "open":
+            return False, f"no open incident on {env.name} now"
+        acknowledged, post = incidents.acknowledge(incident, user)
+        store.save(acknowledged)
+        self._audit_incident(env, user, "acknowledge", "done", post.text)
+        return True, post.text
+
+    def _audit_incident(self, env: Environment, user: str, action: str, outcome: str, message: str) -> None:
+        self.action_store.audit(
+            actor=user, environment=env.name, action=action, target=f"incident/{env.name}", params={},
+            outcome=outcome, message=message, key=None,
+        )  # fmt: skip
+
     # -- button values ------------------------------------------------------------------------
     def _action_value(
         self, env: Environment, action: str, target: str, params: Mapping[str, str], plan: actions.Plan
