@@ -40,6 +40,9 @@ class Settings:
     database_url: str | None = None
     #: DEPLOYBOT_BUTTON_KEY: signs button values (else derived from the bot token)
     button_key: str | None = None
+    #: POD_NAMESPACE / POD_NAME (the chart sets them): where the on-call Lease lives, who holds it
+    pod_namespace: str | None = None
+    pod_name: str | None = None
 
     @property
     def knowledge_db(self) -> Path:
@@ -65,6 +68,8 @@ class Settings:
         return cls(
             database_url=env.get("DEPLOYBOT_DATABASE_URL") or None,
             button_key=env.get("DEPLOYBOT_BUTTON_KEY") or None,
+            pod_namespace=env.get("POD_NAMESPACE") or None,
+            pod_name=env.get("POD_NAME") or env.get("HOSTNAME") or None,
             knowledge_db_override=Path(knowledge_db).expanduser() if knowledge_db else None,
             config_file=Path(config_file).expanduser() if config_file else None,
             knowledge_dir=Path(knowledge).expanduser() if knowledge else _shipped_knowledge_dir(),

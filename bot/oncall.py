@@ -52,6 +52,8 @@ class OnCall:
     interval: float = 15.0
     #: environment -> consecutive failures to look (logged once, not every interval)
     failures: dict[str, int] = field(default_factory=dict)
+    #: with several replicas: True while this one holds the on-call Lease (only the leader posts)
+    leader: Callable[[], bool] | None = None
 
     def watched(self) -> list[Environment]:
         return [env for env in self.config.environments.values() if env.channel]
@@ -100,7 +102,8 @@ class OnCall:
     async def run(self, stop: asyncio.Event) -> None:
         """Every `interval`, each watched environment in turn, until `stop` is set."""
         while not stop.is_set():
-            for env in self.watched():
+            leading = self.leader is None or await asyncio.to_thread(self.leader)
+            for env in self.watched() if leading else ():
                 try:
                     await self.check(env)
                 except Exception:  # one environment's bug must not stop the others being watched

@@ -201,6 +201,12 @@ def pod_environment(cluster: Cluster, release: Release) -> dict[str, str]:
         if "value" in entry:
             env[entry["name"]] = entry["value"]
             continue
+        if "fieldRef" in entry["valueFrom"]:  # the downward API: POD_NAMESPACE, POD_NAME
+            field = entry["valueFrom"]["fieldRef"]["fieldPath"]
+            env[entry["name"]] = {"metadata.namespace": release.namespace, "metadata.name": "deploybot-0"}[
+                field
+            ]
+            continue
         ref = entry["valueFrom"]["secretKeyRef"]
         data = secret_data(cluster, release.namespace, ref["name"])
         if ref["key"] in data:
@@ -409,7 +415,8 @@ def test_a_missing_environment_namespace_fails_the_install_clearly(charts: Helm,
     )
     remote = {"shop-prod": {"namespace": missing, "kubeconfig": "/etc/kube/other-cluster"}}
     release = charts.install({**tokens(), "environments": remote})  # another cluster's: not checked here
-    assert "Role" not in release.kinds()
+    roles = [name for kind, name in release.objects if kind == "Role"]
+    assert all(name.endswith("-oncall-lease") for name in roles)  # no environment Role, only the Lease's
 
 
 # ---------------------------------------------------------------- the bot on what the chart grants

@@ -227,3 +227,30 @@ def test_acknowledge_and_mute_from_the_incident_message(on_call: Any) -> None:
     assert shift.look(after=15) == ["update"]
     audit = {(r.action, r.outcome) for r in shift.runtime.action_store.recent("shop-prod")}
     assert {("acknowledge", "done"), ("mute", "refused"), ("mute", "done")} <= audit
+
+
+def test_with_two_replicas_only_the_lease_holder_posts(on_call: Any, cluster: Cluster) -> None:
+    import asyncio
+
+    from bot.adapters.lease import LeaseElector
+    from tests.test_lease import chart_lease_rules
+
+    _, ns, loop, fake, env, data = on_call
+    env = replace(env, notify=Policy(debounce_seconds=0))
+    cluster.grant(ns, "deploybot", chart_lease_rules())
+    load(cluster, ns, k.crash_loop_pods(2))
+    replicas = [Shift(loop, fake, env, data.parent / f"replica-{n}") for n in range(2)]
+    for n, replica in enumerate(replicas):
+        client = replica.runtime.client_for(env)
+        replica.engine.leader = LeaseElector(client, ns, f"deploybot-{n}").try_acquire
+        replica.engine.interval = 0.2
+
+    async def both_on_call_for_a_while() -> None:
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(r.engine.run(stop)) for r in replicas]
+        await asyncio.sleep(2.0)
+        stop.set()
+        await asyncio.gather(*tasks)
+
+    loop.run(both_on_call_for_a_while())
+    assert len(roots(fake)) == 1

@@ -13,7 +13,7 @@ import re
 import signal
 import urllib.parse
 import uuid
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -232,7 +232,7 @@ async def run(settings: Settings, slack: SlackSettings, config: Config) -> None:
             return
         await asyncio.to_thread(runtime.watch)  # inspections and on-call read the caches from now on
         started.set()
-        oncall = _start_oncall(runtime, app, stop)
+        oncall = _start_oncall(runtime, app, stop, settings)
         if socket is not None:
             log.info("deploybot connected to Slack in Socket Mode; health and metrics on :%d", slack.port)
         else:
@@ -244,9 +244,11 @@ async def run(settings: Settings, slack: SlackSettings, config: Config) -> None:
         await _shutdown(socket, runner, runtime)
 
 
-def _start_oncall(runtime: Runtime, app: AsyncApp, stop: asyncio.Event) -> asyncio.Task[None] | None:
-    """Environments with a `channel` are watched: incidents open, update and resolve there.
-    (One replica should do it: with several, each posts; a Lease-based leader is not built yet.)"""
+def _start_oncall(
+    runtime: Runtime, app: AsyncApp, stop: asyncio.Event, settings: Settings
+) -> asyncio.Task[None] | None:
+    """Environments with a `channel` are watched: incidents open, update and resolve there. In a
+    cluster (POD_NAMESPACE set, as the chart does) only the replica holding the Lease posts."""
     from bot import oncall
     from bot.adapters.incident_store import IncidentStore
     from bot.slack.app import SlackPoster
@@ -261,6 +263,7 @@ def _start_oncall(runtime: Runtime, app: AsyncApp, stop: asyncio.Event) -> async
         poster=SlackPoster(runtime, app.client),
         snapshot_of=runtime.snapshot,
         interval=runtime.oncall_interval,
+        leader=_leader(settings),
     )
     log.info("on-call: watching %s", ", ".join(env.name for env in watcher.watched()))
     return asyncio.create_task(watcher.run(stop))
@@ -339,3 +342,21 @@ async def drain(runtime: Runtime, timeout: float = 25.0) -> None:
         await asyncio.sleep(0.1)
     if runtime.inflight:
         log.warning("shutting down with %d action(s) still running", runtime.inflight)
+
+
+def _leader(settings: Settings) -> Callable[[], bool] | None:
+    if not settings.pod_namespace:
+        return None  # not in a cluster: one process, always on call
+    import socket
+
+    from bot.adapters.kube import KubeClient
+    from bot.adapters.lease import LeaseElector
+
+    try:
+        client = KubeClient.connect()
+    except DeploybotError as exc:
+        log.warning("on-call: no Lease (cannot reach the API of the bot's own cluster: %s); not posting", exc)
+        return lambda: False
+    identity = settings.pod_name or socket.gethostname()
+    elector = LeaseElector(client, settings.pod_namespace, identity, duration=45)  # 3 looks of 15 s
+    return elector.try_acquire
