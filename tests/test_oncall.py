@@ -87,7 +87,7 @@ def test_a_crash_storm_is_one_message_then_edits_and_replies_and_a_restart_conti
     cluster, ns, loop, fake, env, data = on_call
     shift = Shift(loop, fake, env, data)
     assert shift.look() == []  # healthy: nothing to say
-    load(cluster, ns, k.crash_loop_pods(30))  # a storm: 30 pods crash-looping at once
+    load(cluster, ns, k.crash_loop_pods(100))  # a storm: 100 pods crash-looping at once
     assert shift.look(after=15) == []  # debouncing
     assert shift.look(after=60) == ["open"]
     assert shift.look(after=15) == [] and shift.look(after=15) == []  # the same incident: quiet
@@ -227,6 +227,14 @@ def test_acknowledge_and_mute_from_the_incident_message(on_call: Any) -> None:
     assert shift.look(after=15) == ["update"]
     audit = {(r.action, r.outcome) for r in shift.runtime.action_store.recent("shop-prod")}
     assert {("acknowledge", "done"), ("mute", "refused"), ("mute", "done")} <= audit
+    # an action taken from the incident's message is told in the incident's thread, not the channel
+    shift.runtime.settle_seconds = 0.5
+    posts = len(fake.named("chat.postMessage"))
+    click(found["deploybot:act:restart"], "U0OPERATOR")
+    fake.wait_for("chat.postMessage", posts + 2)
+    result, details = fake.named("chat.postMessage")[posts : posts + 2]
+    assert "restart Deployment/shop-web" in json.dumps(result)
+    assert result["thread_ts"] == details["thread_ts"] == root_ts and not result.get("reply_broadcast")
 
 
 def test_with_two_replicas_only_the_lease_holder_posts(on_call: Any, cluster: Cluster) -> None:

@@ -165,9 +165,13 @@ def build_app(runtime: Runtime, *, token: str, signing_secret: str | None, api_u
                 await _send(runtime, in_thread, reply)
             # one line in the channel (broadcast from the thread when the message is in one), the
             # exact change in that line's own thread
-            in_message_thread = bool((body.get("message") or {}).get("thread_ts"))
+            # exact change in that line's own thread; on an incident's message, both go to the
+            # incident's thread (an action taken is part of its story, and the channel stays quiet)
+            on_incident = bool(message_ts) and runtime.incident_ts(clicked.environment) == message_ts
+            in_message_thread = on_incident or bool((body.get("message") or {}).get("thread_ts"))
+            broadcast = {} if on_incident else {"reply_broadcast": True}
             where = (
-                _web(client.chat_postMessage, channel=channel, thread_ts=thread_ts, reply_broadcast=True)
+                _web(client.chat_postMessage, channel=channel, thread_ts=thread_ts, **broadcast)
                 if in_message_thread
                 else _web(client.chat_postMessage, channel=channel)
             )

@@ -358,6 +358,13 @@ class Runtime:
         return str(payload["environment"]) if payload and "environment" in payload else None
 
     # -- incidents ----------------------------------------------------------------------------
+    def incident_ts(self, environment: str | None) -> str | None:
+        """The root message of the environment's open incident, if any."""
+        from bot.adapters.incident_store import IncidentStore
+
+        incident = IncidentStore(self.action_store.db).load(environment) if environment else None
+        return incident.message_ts if incident is not None and incident.status == "open" else None
+
     def incident_value(self, env: Environment) -> str:
         return self._sign({"kind": "incident", "environment": env.name})
 
