@@ -37,7 +37,7 @@ class Poster(Protocol):
 
     async def reply(self, env: Environment, ts: str, text: str) -> None: ...
 
-    async def notice(self, env: Environment, text: str) -> None: ...
+    async def notice(self, env: Environment, result: InspectResult, post: Post) -> None: ...
 
 
 @dataclass
@@ -88,7 +88,7 @@ class OnCall:
                     return replace(incident, status="pending", message_ts=None)
                 incident = replace(incident, message_ts=ts)
             elif post.kind == "notice":
-                await self.poster.notice(env, post.text)
+                await self.poster.notice(env, result, post)
             elif incident.message_ts is None:
                 continue
             elif post.kind in ("update", "resolve"):

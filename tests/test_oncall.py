@@ -262,3 +262,20 @@ def test_with_two_replicas_only_the_lease_holder_posts(on_call: Any, cluster: Cl
 
     loop.run(both_on_call_for_a_while())
     assert len(roots(fake)) == 1
+
+
+def test_a_release_order_paused_is_one_line_with_its_buttons(on_call: Any) -> None:
+    cluster, ns, loop, fake, env, data = on_call
+    shift = Shift(loop, fake, env, data)
+    assert shift.look() == []  # the baseline: the order as it is now
+    cluster.admin.request(
+        "PATCH",
+        f"/apis/apps/v1/namespaces/{ns}/deployments/shop-web",
+        body={"spec": {"paused": True}},
+        content_type="application/merge-patch+json",
+    )
+    assert shift.look(after=15) == ["notice"]
+    [line] = roots(fake)
+    assert "release order Deployment/shop-web paused" in json.dumps(line)
+    buttons = {e["action_id"] for b in line["blocks"] if b["type"] == "actions" for e in b["elements"]}
+    assert "deploybot:act:resume_order" in buttons and "deploybot:act:close_order" in buttons

@@ -76,6 +76,8 @@ class Post:
     kind: str
     text: str
     findings: tuple[Finding, ...] = ()
+    #: a notice about a release order: its target, so the channel line can carry its buttons
+    target: str | None = None
 
 
 def step(
@@ -91,7 +93,7 @@ def step(
     seen_orders = {o.target: o.state for o in orders if o.current}
     if incident is None or incident.status in ("idle", "resolved"):
         if not relevant:
-            notices = [] if _muted_or_none(incident, now) else [Post("notice", line) for line in order_news]
+            notices = [] if _muted_or_none(incident, now) else _notices(order_news)
             muted_until = incident.muted_until if incident else None
             idle = Incident(environment, "idle", now, orders=seen_orders, muted_until=muted_until)
             return idle, notices
@@ -107,16 +109,20 @@ def step(
     if incident.status == "pending":
         if not relevant:  # a blip: gone before the debounce, nobody is told
             idle = Incident(environment, "idle", now, orders=seen_orders, muted_until=incident.muted_until)
-            return idle, [] if _muted(incident, now) else [Post("notice", line) for line in order_news]
+            return idle, [] if _muted(incident, now) else _notices(order_news)
         return _maybe_open(incident, relevant, order_news, now, policy)
     return _while_open(incident, relevant, order_news, now, policy)
 
 
 def _maybe_open(
-    incident: Incident, relevant: tuple[Finding, ...], order_news: list[str], now: float, policy: Policy
+    incident: Incident,
+    relevant: tuple[Finding, ...],
+    order_news: list[tuple[str, str]],
+    now: float,
+    policy: Policy,
 ) -> tuple[Incident, list[Post]]:
     if now - incident.first_seen < policy.debounce_seconds or _muted(incident, now):
-        return incident, [] if _muted(incident, now) else [Post("notice", line) for line in order_news]
+        return incident, [] if _muted(incident, now) else _notices(order_news)
     opened = replace(
         incident,
         status="open",
@@ -127,14 +133,18 @@ def _maybe_open(
         healthy_since=None,
     )
     posts = [Post("open", summary(incident.environment, relevant), relevant)]
-    opened, replies = _replies(opened, [f"release order {line}" for line in order_news], now, policy)
+    opened, replies = _replies(opened, [f"release order {line}" for line, _ in order_news], now, policy)
     return opened, posts + replies
 
 
 def _while_open(
-    incident: Incident, relevant: tuple[Finding, ...], order_news: list[str], now: float, policy: Policy
+    incident: Incident,
+    relevant: tuple[Finding, ...],
+    order_news: list[tuple[str, str]],
+    now: float,
+    policy: Policy,
 ) -> tuple[Incident | None, list[Post]]:
-    lines = [f"release order {line}" for line in order_news]
+    lines = [f"release order {line}" for line, _ in order_news]
     if not relevant:
         healthy_since = incident.healthy_since or now
         if now - healthy_since >= policy.resolve_after_seconds:
@@ -219,7 +229,11 @@ def _muted(incident: Incident, now: float) -> bool:
     return incident.muted_until is not None and now < incident.muted_until
 
 
-def _order_news(before: Mapping[str, str], orders: Collection[ReleaseOrder]) -> list[str]:
+def _notices(order_news: Sequence[tuple[str, str]]) -> list[Post]:
+    return [Post("notice", line, target=target) for line, target in order_news]
+
+
+def _order_news(before: Mapping[str, str], orders: Collection[ReleaseOrder]) -> list[tuple[str, str]]:
     """Transitions worth a line: into paused, failed or completed, and out of paused (resumed)."""
     news = []
     for order in orders:
@@ -230,7 +244,7 @@ def _order_news(before: Mapping[str, str], orders: Collection[ReleaseOrder]) -> 
             continue
         batch = f"batch {order.batch}/{order.batches}"
         if order.state in ORDER_NEWS:
-            news.append(f"{order.target} {ORDER_NEWS[order.state]} at {batch}")
+            news.append((f"{order.target} {ORDER_NEWS[order.state]} at {batch}", order.target))
         elif old == "paused":
-            news.append(f"{order.target} resumed ({order.state}, {batch})")
+            news.append((f"{order.target} resumed ({order.state}, {batch})", order.target))
     return news

@@ -471,6 +471,10 @@ class SlackPoster:
         in_thread = _web(self.client.chat_postMessage, channel=str(env.channel), thread_ts=ts)
         await _send(self.runtime, in_thread, blocks.text_reply(blocks.note(text)))
 
-    async def notice(self, env: Environment, text: str) -> None:
-        line = f":package: {env.name}: {text}"
-        await _send(self.runtime, _web(self.client.chat_postMessage, channel=str(env.channel)), _text(line))
+    async def notice(self, env: Environment, result: InspectResult, post: Post) -> None:
+        """A release order changed: one line, with the order buttons that apply now (resume,
+        close, roll back)."""
+        line = f":package: {env.name}: release order {post.text}"
+        buttons = self.runtime.order_buttons(env, result.snapshot, post.target) if post.target else []
+        message = blocks.result_lines(line, buttons)
+        await _send(self.runtime, _web(self.client.chat_postMessage, channel=str(env.channel)), message)

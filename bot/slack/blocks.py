@@ -461,10 +461,15 @@ def _unavailable_line(field_name: str, why: str) -> str:
 
 def result_line(line: str, undo: Button | None) -> dict[str, Any]:
     """After a change: one line for the channel, with the button that takes it back where one applies."""
+    return result_lines(line, [undo] if undo is not None else [])
+
+
+def result_lines(line: str, buttons: Sequence[Button]) -> dict[str, Any]:
+    """One line of ours for the channel, with the buttons that apply (none: just the line)."""
     text = note(line)
     body: list[dict[str, Any]] = [section(text)]
-    if undo is not None:
-        body.append(actions([_action_button(undo)]))
+    if buttons:
+        body.append(actions([_action_button(b) for b in buttons]))
     return finish(body, text)
 
 

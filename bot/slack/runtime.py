@@ -358,6 +358,22 @@ class Runtime:
         return str(payload["environment"]) if payload and "environment" in payload else None
 
     # -- incidents ----------------------------------------------------------------------------
+    def order_buttons(self, env: Environment, snapshot: Snapshot, target: str) -> list[blocks.Button]:
+        """Resume / close / roll back for a release order, each only if it plans on this snapshot."""
+        made = []
+        for action in ("resume_order", "close_order", "rollback_order"):
+            request = ActionRequest(env.name, action, target, "preview")
+            try:
+                plan = actions.plan(request, env, snapshot, now=datetime.now(UTC))
+            except actions.ActionRefused:
+                continue
+            made.append(
+                blocks.Button(
+                    action, plan.target, self._action_value(env, action, target, {}, plan), plan.description
+                )
+            )
+        return made
+
     def incident_ts(self, environment: str | None) -> str | None:
         """The root message of the environment's open incident, if any."""
         from bot.adapters.incident_store import IncidentStore
