@@ -159,13 +159,9 @@ def test_snapshot_from_the_cache_diagnoses_like_fetch_snapshot(
 
 
 class StaleWatchProxy(BaseHTTPRequestHandler):
-    """Forwards every request to the real API server; the first pods watch is sent from
-    resourceVersion 1, long gone, and before it goes out the namespace changes (one pod created,
-    one deleted): the server answers 410 Gone and only a relist can see those changes.
-
-    The server's answer is a 200 watch whose only event is `ERROR` 410; with `status_410` the
-    proxy answers instead the way an API server without a watch cache does: HTTP 410 and the
-    same Status body, the server's own message included."""
+    """Forwards every request to the real API server, except the first pods watch: before it, the
+    namespace changes (one pod created, one deleted), and it is answered as the server answers a
+    watch from an expired resourceVersion (`answer_gone`), so only a relist can see those changes."""
 
     protocol_version = "HTTP/1.1"
     upstream = ""
@@ -187,10 +183,8 @@ class StaleWatchProxy(BaseHTTPRequestHandler):
             self.stale_sent.set()
             self.cluster.create(pod(self.namespace, "created-in-the-gap", {"app": "web"}))
             self.cluster.delete(pod(self.namespace, "deleted-in-the-gap", {}))
-            query = [(k, "1" if k == "resourceVersion" else v) for k, v in query]
-            if self.status_410:
-                self.answer_with_the_watch_error(url.path, query)
-                return
+            self.answer_gone(url.path, query)
+            return
         upstream = self.pool.request(
             "GET",
             f"{self.upstream}{url.path}?{urlencode(query)}",
@@ -212,17 +206,36 @@ class StaleWatchProxy(BaseHTTPRequestHandler):
         finally:
             upstream.release_conn()
 
-    def answer_with_the_watch_error(self, path: str, query: list[tuple[str, str]]) -> None:
-        upstream = self.pool.request(
-            "GET",
-            f"{self.upstream}{path}?{urlencode(query)}",
-            headers={"Authorization": self.headers["Authorization"], "Accept": "application/json"},
-            timeout=urllib3.Timeout(connect=3, read=30),
-        )
-        event = json.loads(upstream.data.split(b"\n")[0])
-        assert event["type"] == "ERROR" and event["object"]["code"] == 410, event
-        body = json.dumps(event["object"]).encode()
-        self.send_response(410)
+    def answer_gone(self, path: str, query: list[tuple[str, str]]) -> None:
+        """What the API server answers a watch from a compacted resourceVersion: a 200 watch whose
+        only event is ERROR with a 410 Status (or, with `status_410`, HTTP 410 and that Status).
+
+        Resuming from resourceVersion 1 gets exactly this from a real server once etcd has been
+        compacted (every 5 minutes), which a fresh kube-local has not been yet: the Status is the
+        server's own shape, with the server's current resourceVersion in its message."""
+        current = json.loads(
+            self.pool.request(
+                "GET",
+                f"{self.upstream}{path}?{urlencode([(k, v) for k, v in query if k == 'labelSelector'])}",
+                headers={"Authorization": self.headers["Authorization"], "Accept": "application/json"},
+                timeout=urllib3.Timeout(connect=3, read=30),
+            ).data
+        )["metadata"]["resourceVersion"]
+        status = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": f"too old resource version: 1 ({current})",
+            "reason": "Expired",
+            "code": 410,
+        }
+        if self.status_410:
+            body = json.dumps(status).encode()
+            self.send_response(410)
+        else:
+            body = json.dumps({"type": "ERROR", "object": status}).encode() + b"\n"
+            self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
