@@ -45,28 +45,35 @@ from tests.test_kube_adapter import SlowApi, fake_kubeconfig
 OPERATOR, STRANGER = "U0OPERATOR", "U0STRANGER"
 
 
+def shop_namespace(cluster: Cluster, prefix: str) -> str:
+    """shop-web at revision 4 (revision 3 still there to roll back to), two pods crash-looping, and
+    the bot's user granted exactly the chart's rules there: the namespace every Slack world uses."""
+    ns = cluster.namespace(prefix)
+    old = k.container(image=f"{k.REGISTRY}/web:v1.4.2")
+    new = k.container(image=f"{k.REGISTRY}/web:v1.4.3")
+    load(
+        cluster,
+        ns,
+        [
+            k.deployment(replicas=2, containers=[new], revision=4),
+            k.replicaset("shop-web-7d9f8c6b5", containers=[old], revision=3, replicas=0),
+            k.replicaset(
+                "shop-web-5c8d7f9b4", template_hash="5c8d7f9b4", containers=[new], revision=4, replicas=2
+            ),
+            *k.crash_loop_pods(2),
+        ],
+    )
+    namespaced, _ = chart_rules()
+    cluster.grant(ns, "deploybot", namespaced)
+    return ns
+
+
 class SlackWorld:
     def __init__(self, cluster: Cluster, tmp: Path) -> None:
         self.cluster = cluster
         self.loop = LoopThread()
         self.fake, _ = start_fake_slack(self.loop)
-        self.ns = cluster.namespace("slack")
-        old = k.container(image=f"{k.REGISTRY}/web:v1.4.2")
-        new = k.container(image=f"{k.REGISTRY}/web:v1.4.3")
-        load(
-            cluster,
-            self.ns,
-            [
-                k.deployment(replicas=2, containers=[new], revision=4),
-                k.replicaset("shop-web-7d9f8c6b5", containers=[old], revision=3, replicas=0),
-                k.replicaset(
-                    "shop-web-5c8d7f9b4", template_hash="5c8d7f9b4", containers=[new], revision=4, replicas=2
-                ),
-                *k.crash_loop_pods(2),
-            ],
-        )
-        namespaced, _ = chart_rules()
-        cluster.grant(self.ns, "deploybot", namespaced)
+        self.ns = shop_namespace(cluster, "slack")
         self.slow_server = ThreadingHTTPServer(("127.0.0.1", 0), SlowApi)
         threading.Thread(target=self.slow_server.serve_forever, daemon=True).start()
         slow_kubeconfig = fake_kubeconfig(tmp, f"http://127.0.0.1:{self.slow_server.server_address[1]}")

@@ -27,7 +27,6 @@ from bot.slack.serve import SlackSettings
 from tests import k8s_objects as k
 from tests.conftest import REPO, run_cli
 from tests.kube_cluster import BOT_KUBECONFIG_VAR, Cluster, kubeconfig_or_skip
-from tests.rbac import chart_rules
 from tests.slack_harness import (  # noqa: F401 - slack_rejections_checked is an autouse fixture
     BOT_TOKEN,
     SIGNING_SECRET,
@@ -50,8 +49,8 @@ from tests.socket_mode_server import (
     free_port,
     slash_command,
 )
-from tests.test_inspect_cli import load
 from tests.test_kube_adapter import fake_kubeconfig
+from tests.test_slack_app import shop_namespace
 
 OPERATOR = "U0OPERATOR"
 #: the pod's grace period in the chart (terminationGracePeriodSeconds)
@@ -124,23 +123,7 @@ class SocketWorld:
         self.socket = SocketModeServer(self.fake.url)
         self.socket.start(self.loop)
         self.cluster = cluster
-        self.ns = cluster.namespace("socket")
-        old = k.container(image=f"{k.REGISTRY}/web:v1.4.2")
-        new = k.container(image=f"{k.REGISTRY}/web:v1.4.3")
-        load(
-            cluster,
-            self.ns,
-            [
-                k.deployment(replicas=2, containers=[new], revision=4),
-                k.replicaset("shop-web-7d9f8c6b5", containers=[old], revision=3, replicas=0),
-                k.replicaset(
-                    "shop-web-5c8d7f9b4", template_hash="5c8d7f9b4", containers=[new], revision=4, replicas=2
-                ),
-                *k.crash_loop_pods(2),
-            ],
-        )
-        namespaced, _ = chart_rules()
-        cluster.grant(self.ns, "deploybot", namespaced)
+        self.ns = shop_namespace(cluster, "socket")
         pod = next(o for o in k.crash_loop_pods(1) if o["kind"] == "Pod")
         LogsApi.pods = {"logs-short": pod, "logs-long": pod}
         LogsApi.logs = {"logs-short": SHORT_LOG, "logs-long": LONG_LOG}
