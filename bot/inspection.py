@@ -39,7 +39,10 @@ def diagnose_snapshot(
     """Release orders, findings and knowledge links of a snapshot however it was taken (listed now,
     or kept current by a watch)."""
     orders = releases.release_orders(snapshot)
-    findings = tuple(_with_knowledge(f, kb) for f in diagnosis.diagnose(snapshot, orders))
+    findings = tuple(
+        _with_knowledge(f, kb)
+        for f in diagnosis.diagnose(snapshot, orders, paused_warning_after=env.paused_warning_after)
+    )
     return InspectResult(
         environment=env,
         snapshot=snapshot,

@@ -146,3 +146,29 @@ def test_channel_and_notify_are_validated() -> None:
     assert (
         "min_severity: 'loud'" in text and "debounce_seconds" in text and "notify.colour: unknown key" in text
     )
+
+
+@pytest.mark.parametrize(("written", "seconds"), [(None, 600.0), (900, 900.0), ("90s", 90.0), ("10m", 600.0),
+                                                  ("1.5h", 5400.0), (0, 0.0)])  # fmt: skip
+def test_paused_warning_after_takes_seconds_or_a_duration(written: object, seconds: float) -> None:
+    from bot.domain.environments import parse_config
+
+    settings: dict[str, object] = {"namespace": "shop"}
+    if written is not None:
+        settings["paused_warning_after"] = written
+    config, problems = parse_config({"environments": {"shop": settings}}, "deploybot.yaml")
+    assert problems == []
+    assert config.environments["shop"].paused_warning_after == seconds
+
+
+@pytest.mark.parametrize("written", ["ten minutes", -5, True, "10d", [600]])
+def test_paused_warning_after_refuses_what_is_not_a_duration(written: object) -> None:
+    from bot.domain.environments import parse_config
+
+    data = {"environments": {"shop": {"namespace": "shop", "paused_warning_after": written}}}
+    config, problems = parse_config(data, "deploybot.yaml")
+    assert config.environments == {}
+    assert problems == [
+        "deploybot.yaml: environments.shop.paused_warning_after: expected seconds or a duration"
+        f" like 90s, 10m, 1h; got {written!r}"
+    ]

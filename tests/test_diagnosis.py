@@ -657,6 +657,16 @@ def test_findings_are_ranked_by_severity_then_by_objects_affected() -> None:
     assert ranks == sorted(ranks)
 
 
+@pytest.mark.parametrize(("threshold", "severity"), [(30 * 60.0, "info"), (20 * 60.0, "warning")])
+def test_paused_warning_after_is_the_environments_own(threshold: float, severity: str) -> None:
+    """Paused 25 minutes: a team that allows 30 sees info, one that allows 20 a blocking warning."""
+    paused = order("paused", reason="DeploymentPaused: paused after batch 1")
+    snapshot = k.snapshot(k.web_workload())
+    (found,) = of(diagnose(snapshot, [paused], paused_warning_after=threshold), "ReleasePaused")
+    assert found.severity == severity
+    assert ("waiting 25m" in found.title) is (severity == "warning")
+
+
 def test_same_severity_orders_more_objects_first() -> None:
     findings = run([*k.config_missing_pods(1), *k.secret_volume_pod(), *k.crash_loop_pods(1)])
     # three critical findings; the ConfigMap one has ConfigMap + pod + workload, like the others

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.domain.diagnosis_types import Finding
-from bot.domain.incidents import Incident, Policy, Post, acknowledge, mute, step
+from bot.domain.incidents import Incident, Policy, Post, acknowledge, due_at, mute, step
 from tests.test_diagnosis import order
 
 ENV = "shop-prod"
@@ -141,3 +141,21 @@ def test_policy_filters_by_code_and_severity() -> None:
     warn = Finding("NotReady", "warning", "2 pods not ready", "…", (), ())
     _, posted = run([(0.0, [warn]), (60.0, [warn])], policy=critical_only)
     assert posted == []
+
+
+def test_due_at_is_when_time_alone_moves_the_incident() -> None:
+    """The watcher looks at these moments instead of up to an interval later."""
+    assert due_at(None, DEFAULT, 0.0) is None
+    pending, _ = run([(100.0, [CRASH])])
+    assert due_at(pending, DEFAULT, 100.0) == 160.0  # the debounce ends
+    opened, _ = run([(100.0, [CRASH]), (160.0, [CRASH])])
+    assert due_at(opened, DEFAULT, 160.0) is None  # open and still broken: only a change moves it
+    healing, _ = run([(100.0, [CRASH]), (160.0, [CRASH]), (200.0, [])])
+    assert due_at(healing, DEFAULT, 200.0) == 500.0  # healthy since 200: resolve at 200 + 300
+    resolved, _ = run([(100.0, [CRASH]), (160.0, [CRASH]), (200.0, []), (500.0, [])])
+    assert resolved is not None and resolved.status == "resolved"
+    assert due_at(resolved, DEFAULT, 500.0) is None
+    muted, _ = run([(100.0, [CRASH]), (160.0, [CRASH])], incident=mute(None, ENV, until=900.0, now=0.0))
+    assert muted is not None and muted.status == "pending"
+    assert due_at(muted, DEFAULT, 160.0) == 900.0  # the debounce is over; the mute ends later
+    assert due_at(muted, DEFAULT, 950.0) is None  # nothing left in the future: the next round decides

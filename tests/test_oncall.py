@@ -264,6 +264,38 @@ def test_with_two_replicas_only_the_lease_holder_posts(on_call: Any, cluster: Cl
     assert len(roots(fake)) == 1
 
 
+def test_a_watched_change_is_posted_in_seconds_not_at_the_next_round(on_call: Any) -> None:
+    """With the watch cache telling the engine what changed, a crash is posted about `settle`
+    after it is seen, although the round interval is 10 minutes."""
+    import asyncio
+
+    from bot.slack.serve import _look_sooner
+
+    cluster, ns, loop, fake, env, data = on_call
+    env = replace(env, notify=Policy(debounce_seconds=0))
+    shift = Shift(loop, fake, env, data)
+    shift.runtime.watch()
+    cache = shift.runtime.caches[env.name]
+    assert cache.wait_synced(15)
+    shift.engine.clock, shift.engine.interval, shift.engine.settle = time.time, 600.0, 0.3
+    cache.on_change(_look_sooner(shift.engine, env.name))
+    stop = asyncio.Event()
+    running = asyncio.run_coroutine_threadsafe(shift.engine.run(stop), loop.loop)
+    try:
+        time.sleep(1.0)  # the first round: healthy, nothing posted
+        assert roots(fake) == []
+        changed_at = time.monotonic()
+        load(cluster, ns, k.crash_loop_pods(2))
+        [root] = fake.wait_for("chat.postMessage", 1, timeout=10)
+        took = time.monotonic() - changed_at
+        assert root["channel"] == CHANNEL and "CrashLoopBackOff" in json.dumps(root, ensure_ascii=False)
+        assert took < 10, took  # a round would have been 600 s away
+    finally:
+        loop.loop.call_soon_threadsafe(stop.set)
+        running.result(timeout=10)
+        shift.runtime.close()
+
+
 def test_a_release_order_paused_is_one_line_with_its_buttons(on_call: Any) -> None:
     cluster, ns, loop, fake, env, data = on_call
     shift = Shift(loop, fake, env, data)

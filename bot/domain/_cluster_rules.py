@@ -381,10 +381,6 @@ def _current(ctx: Context, state: str) -> list[ReleaseOrder]:
     return [order for order in ctx.orders if order.current and order.state == state]
 
 
-#: a release order paused longer than this blocks the next release: a warning, not info
-PAUSED_WARNING_AFTER = 600
-
-
 def release_paused(ctx: Context) -> list[Finding]:
     findings = []
     for order in _current(ctx, "paused"):
@@ -397,7 +393,7 @@ def release_paused(ctx: Context) -> list[Finding]:
         )
         actions = [ActionRef("resume_order", order.target), ActionRef("close_order", order.target)]
         waited = seconds_between(ctx.now, order.changed_at) if order.changed_at else None
-        blocking = waited is not None and waited >= PAUSED_WARNING_AFTER
+        blocking = waited is not None and waited >= ctx.paused_warning_after
         if blocking and waited is not None:
             title += f", waiting {duration(waited)}"
             detail += "暂停太久会挡住下一次发布。"

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-from bot.domain.diagnosis_types import ActionRef, Finding, severity_rank
+from bot.domain.diagnosis_types import PAUSED_WARNING_AFTER, ActionRef, Finding, severity_rank
 from bot.domain.releases import ReleaseOrder
 from bot.domain.snapshot import Obj, Snapshot, event_count, parse_time, ref
 
@@ -247,8 +247,15 @@ def container_views(pod: Obj) -> Iterator[ContainerView]:
 class Context:
     """A snapshot with the indexes rules need, built once (events by object, owners, orders)."""
 
-    def __init__(self, snapshot: Snapshot, orders: Sequence[ReleaseOrder]) -> None:
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        orders: Sequence[ReleaseOrder],
+        paused_warning_after: float = PAUSED_WARNING_AFTER,
+    ) -> None:
         self.snapshot = snapshot
+        #: a release order paused longer than this blocks the next release (per environment)
+        self.paused_warning_after = paused_warning_after
         self.now = snapshot.taken_at
         self.orders = tuple(order for order in orders if isinstance(order, ReleaseOrder))
         self.pods = [pod for pod in items(snapshot.pods) if obj_name(pod)]

@@ -30,7 +30,7 @@ from bot.domain._diag_base import Context, sort_key
 from bot.domain._fallback_rules import CODE as FALLBACK_CODE
 from bot.domain._fallback_rules import unexplained
 from bot.domain._pod_rules import evicted, stuck_terminating, unschedulable, volume_failed
-from bot.domain.diagnosis_types import Finding
+from bot.domain.diagnosis_types import PAUSED_WARNING_AFTER, Finding
 from bot.domain.releases import ReleaseOrder
 from bot.domain.snapshot import Snapshot
 
@@ -61,9 +61,14 @@ RULES: Mapping[str, Rule] = {
 FALLBACK_CODES = frozenset({FALLBACK_CODE})
 
 
-def diagnose(snapshot: Snapshot, orders: Sequence[ReleaseOrder]) -> list[Finding]:
+def diagnose(
+    snapshot: Snapshot,
+    orders: Sequence[ReleaseOrder],
+    *,
+    paused_warning_after: float = PAUSED_WARNING_AFTER,
+) -> list[Finding]:
     """Every finding of the environment: critical, warning, info; then the most objects first."""
-    context = Context(snapshot, orders)
+    context = Context(snapshot, orders, paused_warning_after)
     findings = [found for rule in RULES.values() for found in rule(context)]
     findings += unexplained(context, findings)  # what is not ready and no rule explained
     return sorted(findings, key=sort_key)

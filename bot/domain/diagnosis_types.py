@@ -38,3 +38,7 @@ class Finding:
 
 def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
+
+
+#: default seconds a release order may wait paused before it is a warning (`paused_warning_after`)
+PAUSED_WARNING_AFTER = 600.0

@@ -13,7 +13,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from bot.domain.diagnosis_types import SEVERITIES
+from bot.domain.diagnosis_types import PAUSED_WARNING_AFTER, SEVERITIES
 from bot.domain.incidents import Policy
 
 ENVIRONMENT_KEYS = frozenset(
@@ -27,6 +27,7 @@ ENVIRONMENT_KEYS = frozenset(
         "max_replicas",
         "channel",
         "notify",
+        "paused_warning_after",
     }
 )
 NOTIFY_KEYS = frozenset(
@@ -70,6 +71,8 @@ class Environment:
     channel: str | None = None
     #: what is worth posting there
     notify: Policy = field(default_factory=Policy)
+    #: seconds a release order may wait paused before it is a warning (it blocks the next release)
+    paused_warning_after: float = PAUSED_WARNING_AFTER
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,9 @@ def _parse_environment(env_name: str, raw: Any, where: str) -> tuple[Environment
     if channel is not None and (not isinstance(channel, str) or not _CHANNEL_ID.match(channel)):
         problems.append(f"{where}.channel: {channel!r} is not a Slack channel id (C…/G…, not the #name)")
     notify = _notify(raw.get("notify"), f"{where}.notify", problems)
+    paused_warning_after = _duration(
+        raw.get("paused_warning_after", PAUSED_WARNING_AFTER), f"{where}.paused_warning_after", problems
+    )
     if problems:
         return None, problems
     return (
@@ -213,9 +219,25 @@ def _parse_environment(env_name: str, raw: Any, where: str) -> tuple[Environment
             max_replicas=int(max_replicas),
             channel=channel,
             notify=notify,
+            paused_warning_after=paused_warning_after,
         ),
         [],
     )
+
+
+_DURATION = re.compile(r"^(?P<number>\d+(\.\d+)?)\s*(?P<unit>s|m|h)?$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+
+
+def _duration(raw: Any, where: str, problems: list[str]) -> float:
+    """Seconds from 600, 90s, 10m or 1h (what people write in YAML)."""
+    if isinstance(raw, int | float) and not isinstance(raw, bool) and raw >= 0:
+        return float(raw)
+    match = _DURATION.match(raw.strip()) if isinstance(raw, str) else None
+    if match is None:
+        problems.append(f"{where}: expected seconds or a duration like 90s, 10m, 1h; got {raw!r}")
+        return PAUSED_WARNING_AFTER
+    return float(match["number"]) * _UNIT_SECONDS[match["unit"] or "s"]
 
 
 def _notify(raw: Any, where: str, problems: list[str]) -> Policy:

@@ -190,6 +190,22 @@ def _replies(
     return replace(incident, replies=recent + (now,) * len(posts)), posts
 
 
+def due_at(incident: Incident | None, policy: Policy, now: float) -> float | None:
+    """When time alone (no change in the cluster) next moves this incident: the debounce ends, a
+    mute ends, health has lasted long enough to resolve. The watcher looks then, not an interval
+    later; None when only a change can move it (what is already past was handled by the last look)."""
+    if incident is None:
+        return None
+    due: list[float] = []
+    if incident.status == "pending":
+        due.append(incident.first_seen + policy.debounce_seconds)
+    if incident.status == "open" and incident.healthy_since is not None:
+        due.append(incident.healthy_since + policy.resolve_after_seconds)
+    if incident.muted_until is not None and incident.status in ("pending", "open"):
+        due.append(incident.muted_until)
+    return min((when for when in due if when > now), default=None)
+
+
 def acknowledge(incident: Incident, user: str) -> tuple[Incident, Post]:
     """ "<@U…> is on it": said once in the thread; the root shows who has it."""
     return replace(incident, acknowledged_by=user), Post("reply", f"<@{user}> is on it")

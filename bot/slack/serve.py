@@ -26,12 +26,14 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 
-from bot import logs
+from bot import logs, oncall
 from bot.adapters.action_store import ActionStore
 from bot.adapters.slack_store import SlackStore
 from bot.adapters.state_db import StateDB
+from bot.adapters.watch_cache import ChangeCallback
 from bot.config import Settings
 from bot.domain.environments import Config
+from bot.domain.snapshot import Obj
 from bot.errors import ConfigError, DeploybotError
 from bot.knowledge_base import KnowledgeBase
 from bot.slack.app import build_app
@@ -249,7 +251,6 @@ def _start_oncall(
 ) -> asyncio.Task[None] | None:
     """Environments with a `channel` are watched: incidents open, update and resolve there. In a
     cluster (POD_NAMESPACE set, as the chart does) only the replica holding the Lease posts."""
-    from bot import oncall
     from bot.adapters.incident_store import IncidentStore
     from bot.slack.app import SlackPoster
 
@@ -265,8 +266,23 @@ def _start_oncall(
         interval=runtime.oncall_interval,
         leader=_leader(settings),
     )
+    for env in watcher.watched():
+        cache = runtime.caches.get(env.name)
+        if cache is not None:
+            cache.on_change(_look_sooner(watcher, env.name))
     log.info("on-call: watching %s", ", ".join(env.name for env in watcher.watched()))
     return asyncio.create_task(watcher.run(stop))
+
+
+def _look_sooner(watcher: oncall.OnCall, environment: str) -> ChangeCallback:
+    """A change the cache applied makes the on-call watcher look at its environment now
+    (after a short settle), not at the next 15 s round."""
+
+    def changed(kind: str, event_type: str, obj: Obj) -> None:
+        if oncall.worth_a_look(kind, obj):
+            watcher.changed(environment)
+
+    return changed
 
 
 async def _unless_stopped(work: Awaitable[T], stopping: asyncio.Future[Any]) -> tuple[bool, T | None]:
