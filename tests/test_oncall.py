@@ -264,6 +264,45 @@ def test_with_two_replicas_only_the_lease_holder_posts(on_call: Any, cluster: Cl
     assert len(roots(fake)) == 1
 
 
+def test_after_a_leader_failover_the_new_leader_continues_the_same_thread(
+    on_call: Any, cluster: Cluster
+) -> None:
+    """Replica a opens the incident and dies; b may lead only once a's Lease has expired, and then
+    edits a's root message and replies in its thread (the incident is in the shared store)."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.adapters.lease import LeaseElector
+    from tests.test_lease import chart_lease_rules
+
+    _, ns, loop, fake, env, data = on_call
+    env = replace(env, notify=Policy(debounce_seconds=0))
+    cluster.grant(ns, "deploybot", chart_lease_rules())
+    start = datetime.now(UTC)
+    a = Shift(loop, fake, env, data)
+    assert LeaseElector(a.runtime.client_for(env), ns, "deploybot-a", duration=15).try_acquire(start)
+    load(cluster, ns, k.crash_loop_pods(3))
+    assert a.look() == ["open"]
+    [root] = roots(fake)
+    root_ts = next(
+        ts for (c, ts), m in fake.messages.items() if c == CHANNEL and m.get("text") == root["text"]
+    )
+    a.runtime.close()  # its pod is gone; its Lease runs out
+
+    b = Shift(loop, fake, env, data)
+    elector = LeaseElector(b.runtime.client_for(env), ns, "deploybot-b", duration=15)
+    assert not elector.try_acquire(start + timedelta(seconds=10))  # a's Lease is still live
+    assert elector.try_acquire(start + timedelta(seconds=20))
+    load(cluster, ns, k.image_pull_pods(2))
+    kinds = b.look(after=20)
+    assert kinds[0] == "update" and "reply" in kinds and "open" not in kinds
+    assert len(roots(fake)) == 1
+    assert fake.named("chat.update")[-1]["ts"] == root_ts
+    assert any(
+        m.get("thread_ts") == root_ts and "new: [ImagePullFailed]" in json.dumps(m)
+        for m in fake.named("chat.postMessage")
+    )
+
+
 def test_a_watched_change_is_posted_in_seconds_not_at_the_next_round(on_call: Any) -> None:
     """With the watch cache telling the engine what changed, a crash is posted about `settle`
     after it is seen, although the round interval is 10 minutes."""
