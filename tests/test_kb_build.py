@@ -231,6 +231,10 @@ def test_synonyms_are_data_next_to_the_entries_and_an_edit_rebuilds(small_base: 
             "format: deploybot-synonyms/1\nconcepts:\n  zebra: [斑马]\nopposites:\n  - [zebra, walrus]\n",
             "synonyms.yaml:5: opposites: unknown concept 'walrus'",
         ),
+        (
+            "format: deploybot-synonyms/1\nconcepts:\n  zebra: [斑马]\nelsewhere: [zebra, walrus]\n",
+            "synonyms.yaml:4: elsewhere: unknown concept 'walrus'",
+        ),
     ],
 )
 def test_kb_build_names_the_line_of_a_bad_synonym_table(

@@ -15,7 +15,10 @@ import pytest
 from bot.knowledge_base import KnowledgeBase
 from tests.conftest import DATA, load_yaml
 
-PARAPHRASE_TARGET = 0.95
+#: 0.95 until issue 12's margin rule: two entries nearly tied are no longer answered confidently
+#: ("did you mean" instead). That costs about one point here (0.951 -> 0.942) and cut confidently
+#: wrong answers on these sets from 17 to 10.
+PARAPHRASE_TARGET = 0.94
 
 
 def _paraphrases() -> list[dict[str, str]]:

@@ -144,11 +144,11 @@ def load_synonyms(root: Path) -> tuple[SynonymTable, list[EntryError]]:
     sections: dict[str, yaml.Node] = {}
     for key_node, value in node.value:
         key = _scalar(key_node) or ""
-        if key not in {"format", "concepts", "opposites", "whole", "negation", "ignore"}:
+        if key not in {"format", "concepts", "opposites", "whole", "negation", "ignore", "elsewhere"}:
             problems.add(
                 key_node,
                 key or "key",
-                "unknown key (known: concepts, format, ignore, negation, opposites, whole)",
+                "unknown key (known: concepts, elsewhere, format, ignore, negation, opposites, whole)",
             )
         elif key in sections:
             problems.add(key_node, key, f"duplicate key (first on line {sections[key].start_mark.line + 1})")
@@ -172,8 +172,14 @@ def load_synonyms(root: Path) -> tuple[SynonymTable, list[EntryError]]:
     if negation and negation not in groups:
         problems.add(sections["negation"], "negation", f"unknown concept {negation!r}")
         negation = ""
+    elsewhere = _concept_list(sections.get("elsewhere"), "elsewhere", groups, problems)
     table = SynonymTable(
-        groups=groups, opposites=opposites, whole=whole, negation=negation or "", ignore=frozenset(ignore)
+        groups=groups,
+        opposites=opposites,
+        whole=whole,
+        negation=negation or "",
+        ignore=frozenset(ignore),
+        elsewhere=frozenset(elsewhere),
     )
     return table, problems.found
 
@@ -235,6 +241,26 @@ def _opposites(
         else:
             pairs.append((a, b))
     return tuple(pairs)
+
+
+def _concept_list(
+    node: yaml.Node | None, where: str, groups: dict[str, tuple[str, ...]], problems: _SynonymProblems
+) -> list[str]:
+    if node is None:
+        return []
+    if not isinstance(node, yaml.SequenceNode):
+        problems.add(node, where, "must be a list of concept names")
+        return []
+    names: list[str] = []
+    for item in node.value:
+        name = _scalar(item) or ""
+        if name not in groups:
+            problems.add(item, where, f"unknown concept {name!r}")
+        elif name in names:
+            problems.add(item, where, f"duplicate concept {name!r}")
+        else:
+            names.append(name)
+    return names
 
 
 def _words_list(node: yaml.Node | None, where: str, problems: _SynonymProblems) -> tuple[str, ...]:

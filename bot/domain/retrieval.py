@@ -51,6 +51,15 @@ MIN_HEAD_IDF = 5.0
 MIN_COVERAGE = 0.5
 MIN_HEAD_COVERAGE_WHEN_COVERED = 0.4
 NEAR_DUPLICATE = 88.0
+#: The best entry must lead the next by this much of the ranking key: two siblings nearly tied
+#: (drain and cordon, causes and recovery) is a question the ranking cannot settle.
+MIN_MARGIN = 0.03
+#: A word in the title or tags anchors an entry; one in its questions anchors it in proportion to
+#: how many of them use it, up to this many. A word only one question happens to use (电脑 in
+#: "本地电脑连不上 service") says little about what the entry is for.
+ANCHOR_QUESTIONS = 8
+#: The share of the question (IDF) the best entry must anchor to be confident.
+MIN_ANCHORED = 0.12
 #: A ranking key this high, with some of the question in the entry's head, is confident by itself.
 CONFIDENT_SCORE = 0.72
 MIN_HEAD_COVERAGE_WHEN_SCORED = 0.3
@@ -156,6 +165,8 @@ class Index:
     #: concepts each doc's title names (what it does: cordon, or uncordon)
     title_concepts: tuple[frozenset[str], ...] = ()
     synonyms: SynonymTable = field(default=EMPTY)
+    #: how firmly each head term belongs to each doc, in (0, 1] (see ANCHOR_QUESTIONS)
+    anchors: tuple[dict[str, float], ...] = ()
 
     @cached_property
     def max_idf(self) -> float:
@@ -178,6 +189,7 @@ class Index:
             "head_terms": [sorted(h) for h in self.head_terms],
             "title_concepts": [sorted(c) for c in self.title_concepts],
             "synonyms": self.synonyms.to_plain(),
+            "anchors": list(self.anchors),
         }
 
     @classmethod
@@ -191,6 +203,7 @@ class Index:
             head_terms=tuple(frozenset(h) for h in data["head_terms"]),
             title_concepts=tuple(frozenset(c) for c in data.get("title_concepts", ())),
             synonyms=SynonymTable.from_plain(data.get("synonyms", {})),
+            anchors=tuple(dict(a) for a in data.get("anchors", ())),
         )
 
 
@@ -225,7 +238,16 @@ def build_index(entries: Sequence[Entry], table: SynonymTable = EMPTY) -> Index:
         ),
         title_concepts=tuple(frozenset(table.concepts(text.normalize(e.title))) for e in entries),
         synonyms=table,
+        anchors=tuple(_anchors(e, table) for e in entries),
     )
+
+
+def _anchors(entry: Entry, table: SynonymTable) -> dict[str, float]:
+    named = {t for part in (entry.title, *entry.tags) for t in analyze(part, table, limit=None)}
+    asked_in = Counter(t for q in entry.questions for t in set(analyze(q, table, limit=None)))
+    weights = {t: min(1.0, n / ANCHOR_QUESTIONS) for t, n in asked_in.items()}
+    weights.update(dict.fromkeys(named, 1.0))
+    return {t: round(w, 3) for t, w in weights.items() if not t.startswith(BIGRAM_PREFIX)}
 
 
 @dataclass(frozen=True)
@@ -239,6 +261,10 @@ class Hit:
     similarity: float
     #: the entry's title does the opposite of what was asked
     opposite: bool = False
+    #: the share of the question its title and tags (or many of its questions) name
+    anchored: float = 1.0
+    #: the question names a topic the base leaves to others (git, Redis) that this entry is not about
+    outside: bool = False
 
 
 @dataclass(frozen=True)
@@ -341,6 +367,7 @@ def search(index: Index, query: str) -> Ranking:
     total_mass = sum(weight for weight, _ in units) or 1.0
     docs_with = {t: {d for d, _ in index.postings.get(t, ())} for _, unit in units for t in unit}
     asked = index.synonyms.asked(t for t in terms if t.startswith(CONCEPT_PREFIX))
+    elsewhere = index.synonyms.elsewhere_tokens(terms)
     top = sorted(scores, key=scores.__getitem__, reverse=True)[:RERANK_DEPTH]
     best_bm25 = scores[top[0]]
     ranked: list[tuple[float, Hit]] = []
@@ -348,6 +375,8 @@ def search(index: Index, query: str) -> Ranking:
         matched = sum(weight for weight, unit in units if any(doc in docs_with[t] for t in unit))
         head_matched = sum(weight for weight, unit in units if not unit.isdisjoint(index.head_terms[doc]))
         similarity = _similarity(normalized, index.phrasings[doc])
+        anchored = _anchored(index, doc, units) / total_mass
+        outside = any(_anchor(index, doc, t) < 1.0 for t in elsewhere)
         coverage, head_coverage = matched / total_mass, head_matched / total_mass
         score = (
             W_BM25 * scores[doc] / best_bm25
@@ -373,6 +402,8 @@ def search(index: Index, query: str) -> Ranking:
                     head_coverage=round(head_coverage, 3),
                     similarity=round(similarity, 1),
                     opposite=opposite,
+                    anchored=round(anchored, 3),
+                    outside=outside,
                 ),
             )
         )
@@ -380,13 +411,23 @@ def search(index: Index, query: str) -> Ranking:
     ranked.sort(key=lambda r: (-r[0], r[1].entry_id))
     hits = [hit for _, hit in ranked]
     best = hits[0]
+    runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
     shown = [h for h in hits[:MAX_ANSWERS] if h is best or h.score >= SECONDARY_RATIO * best.score]
     return Ranking(
         query=query,
-        confident=is_confident(best, total_mass),
+        confident=is_confident(best, total_mass, margin=ranked[0][0] - runner_up),
         hits=tuple(shown),
         terms=tuple(terms),
     )
+
+
+def _anchor(index: Index, doc: int, term: str) -> float:
+    return index.anchors[doc].get(term, 0.0) if index.anchors else 1.0
+
+
+def _anchored(index: Index, doc: int, units: Sequence[tuple[float, frozenset[str]]]) -> float:
+    """How much of the question (IDF) the doc is about, not merely mentions."""
+    return sum(weight * max((_anchor(index, doc, t) for t in unit), default=0.0) for weight, unit in units)
 
 
 def _does_the_opposite(index: Index, doc: int, asked: set[str]) -> bool:
@@ -433,12 +474,21 @@ def _evidence_units(index: Index, terms: Sequence[str]) -> list[tuple[float, fro
     return units
 
 
-def is_confident(best: Hit, total_mass: float) -> bool:
-    """Whether the best entry answers the question, rather than sharing a few words with it."""
+def is_confident(best: Hit, total_mass: float, margin: float = 1.0) -> bool:
+    """Whether the best entry answers the question, rather than sharing a few words with it.
+
+    `margin`: how far ahead of the next entry it is. Two siblings nearly tied (drain and cordon,
+    causes and recovery) is a question the ranking cannot settle: better "did you mean" than a
+    confident wrong answer.
+    """
     if best.opposite:
         return False
     if best.similarity >= NEAR_DUPLICATE:
         return True
+    if best.outside:
+        return False
+    if margin < MIN_MARGIN or best.anchored < MIN_ANCHORED:
+        return False
     if best.score < MIN_SCORE:
         return False
     if best.score >= CONFIDENT_SCORE and best.head_coverage >= MIN_HEAD_COVERAGE_WHEN_SCORED:

@@ -36,6 +36,9 @@ class SynonymTable:
     negation: str = ""
     #: everyday words that say nothing about the problem (还有, 太多, 以上), dropped on both sides
     ignore: frozenset[str] = frozenset()
+    #: concepts of topics the base leaves to others (git, Redis, HTTPS certificates): only an
+    #: entry about one of them may answer a question that names it
+    elsewhere: frozenset[str] = frozenset()
 
     @cached_property
     def _matcher(self) -> tuple[dict[str, tuple[int, ...]], dict[str, list[str]]]:
@@ -112,6 +115,10 @@ class SynonymTable:
             sides.update(others if negated else {concept})
         return sides
 
+    def elsewhere_tokens(self, terms: Iterable[str]) -> list[str]:
+        """The concept tokens among `terms` that name a topic left to others."""
+        return [t for t in terms if t.startswith(CONCEPT_PREFIX) and t[1:] in self.elsewhere]
+
     def concepts(self, normalized_text: str) -> list[str]:
         """Concept tokens named in an already-normalized text, each once, in order of appearance."""
         _, phrase_to_concepts = self._matcher
@@ -138,6 +145,7 @@ class SynonymTable:
             "whole": list(self.whole),
             "negation": self.negation,
             "ignore": sorted(self.ignore),
+            "elsewhere": sorted(self.elsewhere),
         }
 
     @classmethod
@@ -148,6 +156,7 @@ class SynonymTable:
             whole=tuple(data.get("whole", ())),
             negation=str(data.get("negation", "")),
             ignore=frozenset(data.get("ignore", ())),
+            elsewhere=frozenset(data.get("elsewhere", ())),
         )
 
 

@@ -1,0 +1,89 @@
+"""When the best entry is confident, on small hand-made bases (the domain alone, no I/O).
+
+Three ways a lexical match can be confidently wrong, each with its guard:
+- the question is about a topic the base leaves to others (git, Redis) and merely shares a word
+  with an entry (`elsewhere` in the synonym table);
+- the entry only mentions the question's words in one of its many questions (anchoring);
+- two entries are nearly tied (the margin): "did you mean" beats a coin toss.
+"""
+
+from __future__ import annotations
+
+from bot.domain import retrieval
+from bot.domain.entries import Entry
+from bot.domain.synonyms import SynonymTable
+
+
+def entry(
+    entry_id: str, title: str, questions: tuple[str, ...], tags: tuple[str, ...] = (), body: str = ""
+) -> Entry:
+    return Entry(
+        id=entry_id,
+        title=title,
+        summary=title,
+        questions=questions,
+        tags=tags,
+        sources=("test",),
+        findings=(),
+        related=(),
+        sections={"原因": body or title},
+    )
+
+
+STALE = entry(
+    "stale-image",
+    "重新推送同一个镜像 tag 后 Pod 仍在跑旧镜像",
+    (
+        "推了同一个 tag 节点还在用旧镜像",
+        "imagePullPolicy IfNotPresent 没拉新镜像",
+        "镜像 tag 用 git commit id 行吗",
+    ),
+    tags=("imagePullPolicy", "commit id"),
+    body="每次构建用唯一 tag,例如 git rev-parse --short HEAD 的结果。",
+)
+TABLE = SynonymTable(groups={"git": ("git", "merge conflict", "合并冲突")}, elsewhere=frozenset({"git"}))
+
+
+def test_a_topic_left_to_others_is_not_answered_by_an_entry_that_only_mentions_it() -> None:
+    index = retrieval.build_index([STALE], TABLE)
+    ranking = retrieval.search(index, "how do I undo a git commit")
+    assert ranking.hits and ranking.hits[0].entry_id == "stale-image"
+    assert ranking.hits[0].outside and not ranking.confident
+    # the flag comes from the table's `elsewhere`, not from the words themselves
+    plain = retrieval.build_index([STALE], SynonymTable(groups=TABLE.groups))
+    assert retrieval.search(plain, "how do I undo a git commit").hits[0].outside is False
+
+
+def test_an_entry_about_the_topic_still_answers_it() -> None:
+    git_entry = entry(
+        "git-merge", "git 合并冲突怎么解决", ("merge conflict 怎么处理", "git rebase 冲突"), tags=("git",)
+    )
+    index = retrieval.build_index([STALE, git_entry], TABLE)
+    ranking = retrieval.search(index, "git 合并冲突了 怎么办")
+    assert ranking.hits[0].entry_id == "git-merge" and ranking.confident
+
+
+def test_an_entrys_own_question_that_names_the_topic_is_still_its_answer() -> None:
+    index = retrieval.build_index([STALE], TABLE)
+    assert retrieval.search(index, "镜像 tag 用 git commit id 行吗").confident
+
+
+def test_a_word_only_one_question_uses_does_not_anchor_an_entry() -> None:
+    index = retrieval.build_index([STALE], TABLE)
+    anchors = index.anchors[0]
+    assert anchors["imagepullpolicy"] == 1.0  # a tag
+    assert anchors["commit"] == 1.0  # "commit id" is a tag
+    assert 0 < anchors["ifnotpresent"] < 1.0  # one question of three
+    assert retrieval.Index.from_plain(index.to_plain()).anchors == index.anchors
+
+
+def test_two_entries_nearly_tied_are_not_a_confident_answer() -> None:
+    cordon = entry("cordon", "节点设为不可调度", ("不想让新 pod 调度到这台机器", "节点维护前先处理"))
+    drain = entry("drain", "节点排空 pod", ("把 pod 从这台机器赶走", "节点维护前先处理"))
+    index = retrieval.build_index([cordon, drain])
+    tied = retrieval.search(index, "节点维护前 这台机器怎么处理")
+    assert {h.entry_id for h in tied.hits[:2]} == {"cordon", "drain"}
+    assert abs(tied.hits[0].score - tied.hits[1].score) < retrieval.MIN_MARGIN
+    assert not tied.confident
+    clear = retrieval.search(index, "把 pod 从这台机器赶走")
+    assert clear.hits[0].entry_id == "drain" and clear.confident
