@@ -67,9 +67,10 @@ def test_off_topic_questions_are_not_answered_confidently(kb: KnowledgeBase, que
 
 
 #: Regression floors for the blind held-out set (measured 0.69 top-1 when it was written; issue 12
-#: raised top-1 and confident from 0.525 to 0.583, top-1 stayed 0.692).
-HELDOUT_FLOOR = 0.65
-HELDOUT_CONFIDENT_FLOOR = 0.55
+#: raised top-1 and confident from 0.525 to 0.583, then to 0.750 with top-1 0.842). Floors, not
+#: targets: this set is never tuned on.
+HELDOUT_FLOOR = 0.80
+HELDOUT_CONFIDENT_FLOOR = 0.70
 
 
 def test_heldout_questions_report_and_floor(kb: KnowledgeBase) -> None:
