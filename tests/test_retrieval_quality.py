@@ -94,6 +94,8 @@ def test_heldout_questions_report_and_floor(kb: KnowledgeBase) -> None:
         ("一直 CrashLoopBackOff", "order-svc-5c8d7f9b4-6v289 一直 CrashLoopBackOff"),
         ("节点 PLEG is not healthy", "节点 cn-hangzhou.10.0.1.12 PLEG is not healthy"),
         ("configmap not found", "kubectl describe pod shop-web-7d9f8c6b5-x2k8p -n shop: configmap not found"),
+        ("configmap not found", 'configmaps "app-config" not found'),
+        ("Back-off pulling image", 'Back-off pulling image "registry.example.com/shop/web:v1.4.3"'),
     ],
 )
 def test_object_names_in_a_question_change_nothing(kb: KnowledgeBase, plain: str, with_names: str) -> None:

@@ -78,6 +78,12 @@ _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
 _COMPOUND = re.compile(r"(?<![a-z0-9._\-/])[a-z0-9]+(?:[._\-/:][a-z0-9]+)+(?![a-z0-9])")
 _IP = re.compile(r"(?<![0-9.])\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?(?![0-9])")
 _NAMESPACE_FLAG = re.compile(r"(?:(?<![a-z0-9-])-n|--namespace(?:=|\s))\s*[a-z0-9][a-z0-9.\-]*")
+#: Kubernetes quotes the name after the kind: configmaps "app-config" not found, pods "web-1" is
+#: forbidden. The quoted part names the object, however ordinary its words.
+_QUOTED_NAME = re.compile(
+    r"\b((?:configmap|secret|pod|persistentvolumeclaim|pvc|service|deployment|serviceaccount|node|namespace"
+    r"|ingress|replicaset|statefulset|daemonset|job|storageclass|image)(?:e?s)?)\s*[\"“”'‘’]([^\"“”'‘’\s]{1,253})[\"“”'‘’]"
+)
 #: stop words are not bigram material: 容器一直重启 gives 容器 and 重启, not 器一
 _MULTI_CHAR_STOPWORDS = re.compile(
     "|".join(sorted((w for w in text.STOPWORDS if len(w) > 1 and not w.isascii()), key=len, reverse=True))
@@ -279,11 +285,12 @@ class Ranking:
 def strip_object_names(index: Index, normalized: str) -> str:
     """The question without the names of the objects it is about (they say which, not what).
 
-    IPs, `-n shop`, and ASCII compounds the base does not know as a whole (`shop-web-7d9f8c6b5-x2k8p`,
-    `order-svc`, `v1.4.3`) go; known compounds (`kube-proxy`, `label.jst.com`) and compounds
-    that are a typo of a known one stay.
+    IPs, `-n shop`, names Kubernetes quotes after a kind (`configmaps "app-config"`), and ASCII
+    compounds the base does not know as a whole (`shop-web-7d9f8c6b5-x2k8p`, `order-svc`,
+    `v1.4.3`) go; known compounds (`kube-proxy`, `label.jst.com`) and compounds that are a typo of
+    a known one stay.
     """
-    cleaned = _NAMESPACE_FLAG.sub(" ", _IP.sub(" ", normalized))
+    cleaned = _NAMESPACE_FLAG.sub(" ", _IP.sub(" ", _QUOTED_NAME.sub(r"\1 ", normalized)))
 
     def replace(match: re.Match[str]) -> str:
         compound = match.group()
