@@ -28,8 +28,9 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from bot.domain import text
+from bot.domain import homophones, text
 from bot.domain.entries import Entry
+from bot.domain.homophones import NO_HOMOPHONES, Homophones
 from bot.domain.synonyms import CONCEPT_PREFIX, EMPTY, SynonymTable
 
 FIELD_WEIGHTS: dict[str, float] = {"title": 3.0, "questions": 2.0, "tags": 2.0, "body": 1.0}
@@ -173,10 +174,21 @@ class Index:
     synonyms: SynonymTable = field(default=EMPTY)
     #: how firmly each head term belongs to each doc, in (0, 1] (see ANCHOR_QUESTIONS)
     anchors: tuple[dict[str, float], ...] = ()
+    #: known words by their sound, for typos made with a pinyin input method
+    homophones: Homophones = field(default=NO_HOMOPHONES)
 
     @cached_property
     def max_idf(self) -> float:
         return math.log(1 + (len(self.ids) + 0.5) / 0.5)
+
+    @cached_property
+    def known_words(self) -> frozenset[str]:
+        """Words (and synonym phrases) the base knows: never read as a typo of another."""
+        phrases = (p for group in self.synonyms.groups.values() for p in group)
+        return frozenset(t for t in (*self.idf, *phrases) if t[0] not in "~^" and not t.isascii())
+
+    def is_known_word(self, word: str) -> bool:
+        return word in self.known_words or text.is_dictionary_word(word)
 
     @cached_property
     def ascii_vocabulary(self) -> tuple[str, ...]:
@@ -196,6 +208,7 @@ class Index:
             "title_concepts": [sorted(c) for c in self.title_concepts],
             "synonyms": self.synonyms.to_plain(),
             "anchors": list(self.anchors),
+            "homophones": self.homophones.to_plain(),
         }
 
     @classmethod
@@ -210,6 +223,7 @@ class Index:
             title_concepts=tuple(frozenset(c) for c in data.get("title_concepts", ())),
             synonyms=SynonymTable.from_plain(data.get("synonyms", {})),
             anchors=tuple(dict(a) for a in data.get("anchors", ())),
+            homophones=Homophones.from_plain(data.get("homophones", {})),
         )
 
 
@@ -245,6 +259,9 @@ def build_index(entries: Sequence[Entry], table: SynonymTable = EMPTY) -> Index:
         title_concepts=tuple(frozenset(table.concepts(text.normalize(e.title))) for e in entries),
         synonyms=table,
         anchors=tuple(_anchors(e, table) for e in entries),
+        homophones=homophones.build(
+            [t for t in weighted if t[0] not in "~^"] + [p for group in table.groups.values() for p in group]
+        ),
     )
 
 
@@ -348,7 +365,7 @@ def query_terms(index: Index, query: str) -> tuple[str, list[str]]:
     Unknown words inside a synonym phrase (条纹 of 条纹马) are carried by its concept: dropped.
     """
     normalized = text.normalize(query)
-    cleaned = strip_object_names(index, normalized)
+    cleaned = index.homophones.correct(strip_object_names(index, normalized), index.is_known_word)
     tokens = _correct_typos(index, _analyze_normalized(cleaned, index.synonyms))
     phrases = [p for p in index.synonyms.phrases(cleaned) if not p.isascii()]
     if phrases:

@@ -62,6 +62,14 @@ def _segmenter() -> object:
     return rjieba
 
 
+def is_dictionary_word(run: str) -> bool:
+    """Whether the segmenter's dictionary knows this Chinese run as one word (节电, 一直)."""
+    if run in STOPWORDS:
+        return True
+    seg = _segmenter()
+    return bool(seg.cut(run, False) == [run])  # type: ignore[attr-defined]  # no HMM: it makes up words
+
+
 def _cut_chinese(run: str) -> list[str]:
     seg = _segmenter()
     words: list[str] = seg.cut_for_search(run)  # type: ignore[attr-defined]
