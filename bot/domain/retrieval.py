@@ -60,7 +60,7 @@ MIN_MARGIN = 0.03
 #: "本地电脑连不上 service") says little about what the entry is for.
 ANCHOR_QUESTIONS = 8
 #: The share of the question (IDF) the best entry must anchor to be confident.
-MIN_ANCHORED = 0.12
+MIN_ANCHORED = 0.08
 #: A ranking key this high, with some of the question in the entry's head, is confident by itself.
 CONFIDENT_SCORE = 0.72
 MIN_HEAD_COVERAGE_WHEN_SCORED = 0.3
