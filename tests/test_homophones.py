@@ -28,6 +28,19 @@ def test_real_words_and_windows_that_cut_a_word_are_left_alone() -> None:
     assert _correct(["一致重启"], "一直重启") == "一直重启"
 
 
+def test_two_characters_are_read_as_a_curated_term_only() -> None:
+    def known(word: str) -> bool:
+        return text.is_dictionary_word(word)
+
+    table = homophones.build(["一致"], terms=["排空", "挂载"])
+    assert table.correct("怎么拍空一个节点", known) == "怎么排空一个节点"
+    # a vocabulary word of two characters is no target: 一直 typed for 一致 is far likelier
+    assert table.correct("一直", known) == "一直"
+    assert homophones.build(["一致"]).correct("一只", known) == "一只"
+    # a character and a particle: 挂在 is "hangs on", not a typo of 挂载
+    assert table.correct("盘还挂在节点上", known) == "盘还挂在节点上"
+
+
 def test_without_a_table_nothing_changes() -> None:
     assert homophones.NO_HOMOPHONES.correct("不可掉度", lambda w: False) == "不可掉度"
 

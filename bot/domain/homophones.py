@@ -15,9 +15,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.domain.text import STOPWORDS
+
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 #: Window lengths tried at each position, longest first.
-_LENGTHS = (4, 3)
+_LENGTHS = (4, 3, 2)
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,10 @@ NO_HOMOPHONES = Homophones()
 
 
 def _made_of_words(window: str, known: Callable[[str], bool]) -> bool:
-    """Real words side by side, not a typo: 一直+重启 (not 一致重启), 默认+只 (not 默认值)."""
+    """Real words side by side, not a typo: 一直+重启 (not 一致重启), 默认+只 (not 默认值),
+    挂+在 (not 挂载)."""
+    if len(window) == 2:
+        return any(char in STOPWORDS for char in window)  # 挂在, 写在: a word and a particle
     if len(window) == 3:
         return known(window[:2]) or known(window[1:])
     return known(window[:2]) and known(window[2:])
@@ -98,14 +103,19 @@ def common_characters() -> list[str]:
     return chars
 
 
-def build(vocabulary: Iterable[str]) -> Homophones:
-    """The sound table and the known words (two to four characters) by their sound."""
+def build(vocabulary: Iterable[str], terms: Iterable[str] = ()) -> Homophones:
+    """The sound table and the known words by their sound: three or four characters from the
+    whole `vocabulary`, two only from the curated `terms` (synonym phrases: 排空, 回滚), since
+    two-character sound-alikes of everyday words are everywhere (一直 and 一致)."""
     from pypinyin import Style, lazy_pinyin  # build time only: its dictionaries take ~0.2 s to load
 
     sound = {c: lazy_pinyin(c, style=Style.NORMAL)[0] for c in common_characters()}
     words: dict[str, list[str]] = {}
-    for word in sorted(set(vocabulary)):
+    curated = set(terms)
+    for word in sorted(set(vocabulary) | curated):
         if not 2 <= len(word) <= max(_LENGTHS) or not _CJK_RUN.fullmatch(word):
+            continue
+        if len(word) == 2 and word not in curated:
             continue
         keys = {" ".join(lazy_pinyin(word, style=Style.NORMAL))}
         by_char = Homophones(sound).key(word)

@@ -260,7 +260,7 @@ def build_index(entries: Sequence[Entry], table: SynonymTable = EMPTY) -> Index:
         synonyms=table,
         anchors=tuple(_anchors(e, table) for e in entries),
         homophones=homophones.build(
-            [t for t in weighted if t[0] not in "~^"] + [p for group in table.groups.values() for p in group]
+            [t for t in weighted if t[0] not in "~^"], [p for group in table.groups.values() for p in group]
         ),
     )
 
