@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -59,6 +59,8 @@ MIN_MARGIN = 0.03
 #: how many of them use it, up to this many. A word only one question happens to use (电脑 in
 #: "本地电脑连不上 service") says little about what the entry is for.
 ANCHOR_QUESTIONS = 8
+#: ...and not at all when only one question uses it.
+MIN_ASKED_IN = 2
 #: The share of the question (IDF) the best entry must anchor to be confident.
 MIN_ANCHORED = 0.08
 #: A ranking key this high, with some of the question in the entry's head, is confident by itself.
@@ -77,6 +79,7 @@ SECONDARY_RATIO = 0.6
 
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
 _COMPOUND = re.compile(r"(?<![a-z0-9._\-/])[a-z0-9]+(?:[._\-/:][a-z0-9]+)+(?![a-z0-9])")
+_URL_PATH = re.compile(r"(?:https?:)?(?<![a-z0-9.])/+(?=[a-z0-9]+(?:/[a-z0-9][\w.\-]*)+)([a-z0-9])")
 _IP = re.compile(r"(?<![0-9.])\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?(?![0-9])")
 _NAMESPACE_FLAG = re.compile(r"(?:(?<![a-z0-9-])-n|--namespace(?:=|\s))\s*[a-z0-9][a-z0-9.\-]*")
 #: Kubernetes quotes the name after the kind: configmaps "app-config" not found, pods "web-1" is
@@ -176,6 +179,9 @@ class Index:
     anchors: tuple[dict[str, float], ...] = ()
     #: known words by their sound, for typos made with a pinyin input method
     homophones: Homophones = field(default=NO_HOMOPHONES)
+    #: words the entries themselves write (title, tags, body): a question kept as an example
+    #: may carry its asker's typo (不可掉度), which must not become a word the base knows
+    spelled: frozenset[str] = frozenset()
 
     @cached_property
     def max_idf(self) -> float:
@@ -185,7 +191,7 @@ class Index:
     def known_words(self) -> frozenset[str]:
         """Words (and synonym phrases) the base knows: never read as a typo of another."""
         phrases = (p for group in self.synonyms.groups.values() for p in group)
-        return frozenset(t for t in (*self.idf, *phrases) if t[0] not in "~^" and not t.isascii())
+        return frozenset(t for t in (*self.spelled, *phrases) if t[0] not in "~^" and not t.isascii())
 
     def is_known_word(self, word: str) -> bool:
         return word in self.known_words or text.is_dictionary_word(word)
@@ -209,6 +215,7 @@ class Index:
             "synonyms": self.synonyms.to_plain(),
             "anchors": list(self.anchors),
             "homophones": self.homophones.to_plain(),
+            "spelled": sorted(self.spelled),
         }
 
     @classmethod
@@ -224,13 +231,31 @@ class Index:
             synonyms=SynonymTable.from_plain(data.get("synonyms", {})),
             anchors=tuple(dict(a) for a in data.get("anchors", ())),
             homophones=Homophones.from_plain(data.get("homophones", {})),
+            spelled=frozenset(data.get("spelled", ())),
         )
 
 
 def build_index(entries: Sequence[Entry], table: SynonymTable = EMPTY) -> Index:
     per_doc_fields = [
-        {name: analyze(value, table, limit=None) for name, value in field_texts(e).items()} for e in entries
+        {
+            name: analyze(value, table, limit=None)
+            for name, value in field_texts(e).items()
+            if name != "questions"
+        }
+        for e in entries
     ]
+    written = {t for f in per_doc_fields for tokens in f.values() for t in tokens} | table.ascii_phrase_words
+    written_ascii = sorted(t for t in written if t.isascii() and len(t) >= 4 and t[0] not in "~^")
+    # An example question keeps its asker's names (shop-web-7d9f8c6b5-x2k8p): they go, as in a query.
+    asked = [
+        tuple(
+            _strip_names(text.normalize(q, limit=None), written.__contains__, written_ascii)
+            for q in e.questions
+        )
+        for e in entries
+    ]
+    for fields, questions in zip(per_doc_fields, asked, strict=True):
+        fields["questions"] = analyze("\n".join(questions), table, limit=None)
     avg_len = {
         name: max(1.0, sum(len(doc[name]) for doc in per_doc_fields) / max(1, len(per_doc_fields)))
         for name in FIELD_WEIGHTS
@@ -244,6 +269,10 @@ def build_index(entries: Sequence[Entry], table: SynonymTable = EMPTY) -> Index:
                 tf[term] = tf.get(term, 0.0) + FIELD_WEIGHTS[name] * count / norm
         for term, value in tf.items():
             weighted.setdefault(term, []).append((doc_index, round(value, 4)))
+    anchors = tuple(_anchors(e, questions, table) for e, questions in zip(entries, asked, strict=True))
+    spelled = frozenset(
+        t for f in per_doc_fields for name in ("title", "tags", "body") for t in f[name] if t[0] not in "~^"
+    )
     n_docs = len(entries)
     idf = {t: math.log(1 + (n_docs - len(ps) + 0.5) / (len(ps) + 0.5)) for t, ps in weighted.items()}
     return Index(
@@ -251,24 +280,25 @@ def build_index(entries: Sequence[Entry], table: SynonymTable = EMPTY) -> Index:
         titles=tuple(e.title for e in entries),
         postings={t: tuple(ps) for t, ps in weighted.items()},
         idf=idf,
-        phrasings=tuple(tuple(text.normalize(s) for s in (e.title, *e.questions)) for e in entries),
+        phrasings=tuple(
+            (text.normalize(e.title), *questions) for e, questions in zip(entries, asked, strict=True)
+        ),
         head_terms=tuple(
             frozenset(t for t in f["title"] + f["questions"] + f["tags"] if not t.startswith(BIGRAM_PREFIX))
             for f in per_doc_fields
         ),
         title_concepts=tuple(frozenset(table.concepts(text.normalize(e.title))) for e in entries),
         synonyms=table,
-        anchors=tuple(_anchors(e, table) for e in entries),
-        homophones=homophones.build(
-            [t for t in weighted if t[0] not in "~^"], [p for group in table.groups.values() for p in group]
-        ),
+        anchors=anchors,
+        homophones=homophones.build(spelled, [p for group in table.groups.values() for p in group]),
+        spelled=spelled,
     )
 
 
-def _anchors(entry: Entry, table: SynonymTable) -> dict[str, float]:
+def _anchors(entry: Entry, questions: Sequence[str], table: SynonymTable) -> dict[str, float]:
     named = {t for part in (entry.title, *entry.tags) for t in analyze(part, table, limit=None)}
-    asked_in = Counter(t for q in entry.questions for t in set(analyze(q, table, limit=None)))
-    weights = {t: min(1.0, n / ANCHOR_QUESTIONS) for t, n in asked_in.items()}
+    asked_in = Counter(t for q in questions for t in set(analyze(q, table, limit=None)))
+    weights = {t: min(1.0, n / ANCHOR_QUESTIONS) for t, n in asked_in.items() if n >= MIN_ASKED_IN}
     weights.update(dict.fromkeys(named, 1.0))
     return {t: round(w, 3) for t, w in weights.items() if not t.startswith(BIGRAM_PREFIX)}
 
@@ -307,23 +337,34 @@ def strip_object_names(index: Index, normalized: str) -> str:
     `v1.4.3`) go; known compounds (`kube-proxy`, `label.jst.com`) and compounds that are a typo of
     a known one stay.
     """
-    cleaned = _NAMESPACE_FLAG.sub(" ", _IP.sub(" ", _QUOTED_NAME.sub(r"\1 ", normalized)))
+    phrase_words = index.synonyms.ascii_phrase_words
+    return _strip_names(
+        normalized, lambda word: word in index.postings or word in phrase_words, index.ascii_vocabulary
+    )
 
-    def replace(match: re.Match[str]) -> str:
-        compound = match.group()
-        if compound in index.postings or compound.replace("/", "").replace(":", "") in index.postings:
+
+def _strip_names(normalized: str, known: Callable[[str], bool], ascii_vocabulary: Sequence[str]) -> str:
+    cleaned = _NAMESPACE_FLAG.sub(" ", _IP.sub(" ", _QUOTED_NAME.sub(r"\1 ", normalized)))
+    cleaned = _URL_PATH.sub(r" \1", cleaned)  # https://<ip>/containerlogs/<ns>/<pod>: a compound, split below
+
+    def name_or_word(compound: str) -> str:
+        if known(compound) or known(compound.replace("/", "").replace(":", "")):
             return compound
         if ":" in compound or "/" in compound:
-            # shop:v1.4.3, registry/repo: keep the parts that are words, drop versions and hashes
-            parts = re.split(r"[/:]", compound)
-            return " ".join(p for p in parts if p in index.postings or not text.looks_like_identifier(p))
+            # shop:v1.4.3, registry/repo, a URL path: keep the parts that are words, drop the rest
+            parts = (p for p in re.split(r"[/:]", compound) if p)
+            return " ".join(
+                name_or_word(p) if _COMPOUND.fullmatch(p) else p
+                for p in parts
+                if known(p) or not text.looks_like_identifier(p)
+            )
         if len(compound) >= 6 and not text.looks_like_identifier(compound):
-            best = process.extractOne(compound, index.ascii_vocabulary, scorer=fuzz.ratio, score_cutoff=90)
+            best = process.extractOne(compound, ascii_vocabulary, scorer=fuzz.ratio, score_cutoff=90)
             if best is not None:
                 return str(best[0])
         return " "
 
-    return _COMPOUND.sub(replace, cleaned)
+    return _COMPOUND.sub(lambda match: name_or_word(match.group()), cleaned)
 
 
 def _correct_typos(index: Index, tokens: list[str]) -> list[str]:

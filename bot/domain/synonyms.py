@@ -41,6 +41,11 @@ class SynonymTable:
     elsewhere: frozenset[str] = frozenset()
 
     @cached_property
+    def ascii_phrase_words(self) -> frozenset[str]:
+        """Words of English phrases (re-enable of "re-enable scheduling"): words, never object names."""
+        return frozenset(w for group in self.groups.values() for p in group if p.isascii() for w in p.split())
+
+    @cached_property
     def _matcher(self) -> tuple[dict[str, tuple[int, ...]], dict[str, list[str]]]:
         """First character -> phrase lengths (longest first), and phrase -> concepts.
 
