@@ -23,6 +23,11 @@ def _is_word_char(char: str) -> bool:
     return ("a" <= char <= "z") or ("0" <= char <= "9")
 
 
+#: Texts up to this long (words, not documents) have their concepts remembered, this many.
+_MEMO_LENGTH = 32
+_MEMO_SIZE = 50_000
+
+
 @dataclass(frozen=True)
 class SynonymTable:
     """Concept -> phrases (already normalized), opposite concept pairs, and words kept whole."""
@@ -126,6 +131,21 @@ class SynonymTable:
 
     def concepts(self, normalized_text: str) -> list[str]:
         """Concept tokens named in an already-normalized text, each once, in order of appearance."""
+        if len(normalized_text) > _MEMO_LENGTH:
+            return self._concepts(normalized_text)
+        memo = self._concept_memo
+        if normalized_text not in memo:
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            memo[normalized_text] = tuple(self._concepts(normalized_text))
+        return list(memo[normalized_text])
+
+    @cached_property
+    def _concept_memo(self) -> dict[str, tuple[str, ...]]:
+        """Single words are looked up again and again (each query term): their concepts, remembered."""
+        return {}
+
+    def _concepts(self, normalized_text: str) -> list[str]:
         _, phrase_to_concepts = self._matcher
         found: list[str] = []
         for phrase, _ in self._scan(normalized_text):
