@@ -28,7 +28,8 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from bot.domain import homophones, text
+from bot.domain import classifier, homophones, text
+from bot.domain.classifier import Perceptron
 from bot.domain.entries import Entry
 from bot.domain.homophones import NO_HOMOPHONES, Homophones
 from bot.domain.synonyms import CONCEPT_PREFIX, EMPTY, SynonymTable
@@ -45,6 +46,7 @@ PASTE_DEPTH = 3
 MAX_ANSWERS = 3
 #: Weights of the ranking key.
 W_BM25, W_COVERAGE, W_HEAD, W_SIMILARITY = 0.55, 0.1, 0.2, 0.2
+W_VOTE = 0.1
 #: Confidence thresholds, calibrated on tests/data (paraphrases, entries' own questions vs
 #: off-topic questions): the best entry must explain enough of the question in its title,
 #: questions or tags ("head"), not only somewhere in its body, where everyday words live.
@@ -184,6 +186,8 @@ class Index:
     #: words the entries themselves write (title, tags, body): a question kept as an example
     #: may carry its asker's typo (不可掉度), which must not become a word the base knows
     spelled: frozenset[str] = frozenset()
+    #: which entry the examples say a question is about (a second opinion, see classifier.py)
+    classifier: Perceptron = field(default_factory=Perceptron)
 
     @cached_property
     def max_idf(self) -> float:
@@ -218,6 +222,7 @@ class Index:
             "anchors": list(self.anchors),
             "homophones": self.homophones.to_plain(),
             "spelled": sorted(self.spelled),
+            "classifier": self.classifier.to_plain(),
         }
 
     @classmethod
@@ -234,6 +239,7 @@ class Index:
             anchors=tuple(dict(a) for a in data.get("anchors", ())),
             homophones=Homophones.from_plain(data.get("homophones", {})),
             spelled=frozenset(data.get("spelled", ())),
+            classifier=Perceptron.from_plain(data.get("classifier", {})),
         )
 
 
@@ -294,6 +300,13 @@ def build_index(entries: Sequence[Entry], table: SynonymTable = EMPTY) -> Index:
         anchors=anchors,
         homophones=homophones.build(spelled, [p for group in table.groups.values() for p in group]),
         spelled=spelled,
+        classifier=classifier.train(
+            [
+                (frozenset(analyze(example, table, limit=None)), doc)
+                for doc, (entry, questions) in enumerate(zip(entries, asked, strict=True))
+                for example in (entry.title, *questions)
+            ]
+        ),
     )
 
 
@@ -440,6 +453,8 @@ def search(index: Index, query: str) -> Ranking:
     asked = index.synonyms.asked(t for t in terms if t.startswith(CONCEPT_PREFIX))
     elsewhere = index.synonyms.elsewhere_tokens(terms)
     top = sorted(scores, key=scores.__getitem__, reverse=True)[:RERANK_DEPTH]
+    votes = index.classifier.scores(terms)
+    best_vote = max(votes.values(), default=0.0)
     best_bm25 = scores[top[0]]
     ranked: list[tuple[float, Hit]] = []
     for rank, doc in enumerate(top):
@@ -454,6 +469,7 @@ def search(index: Index, query: str) -> Ranking:
             + W_COVERAGE * coverage
             + W_HEAD * head_coverage
             + W_SIMILARITY * max(0.0, similarity - 60.0) / 40.0
+            - (W_VOTE * (1.0 - max(0.0, votes.get(doc, 0.0)) / best_vote) if best_vote > 0 else 0.0)
         )
         if similarity >= NEAR_DUPLICATE:
             score = max(score, 0.9)

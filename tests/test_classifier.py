@@ -1,0 +1,47 @@
+"""The example-trained second opinion (bot/domain/classifier.py) and how the ranking uses it."""
+
+from __future__ import annotations
+
+from bot.domain import classifier, retrieval
+from bot.domain.entries import Entry
+
+
+def _entry(entry_id: str, title: str, questions: tuple[str, ...]) -> Entry:
+    return Entry(
+        id=entry_id,
+        title=title,
+        summary=title,
+        questions=questions,
+        tags=(),
+        sources=("test",),
+        findings=(),
+        related=(),
+        sections={"原因": title},
+    )
+
+
+def test_it_learns_the_word_that_tells_two_siblings_apart() -> None:
+    cordon = frozenset({"节点", "不可调度", "维护"})
+    uncordon = frozenset({"节点", "不可调度", "恢复"})
+    model = classifier.train([(cordon, 0), (uncordon, 1), (cordon | {"新"}, 0), (uncordon | {"改回"}, 1)])
+    votes = model.scores({"节点", "不可调度", "恢复"})
+    assert votes[1] > votes.get(0, 0.0)
+    assert model.scores({"节点", "维护"})[0] > model.scores({"节点", "维护"}).get(1, 0.0)
+
+
+def test_training_is_deterministic_and_survives_the_round_trip() -> None:
+    examples = [(frozenset({"a", "b"}), 0), (frozenset({"a", "c"}), 1), (frozenset({"b"}), 0)]
+    first, second = classifier.train(examples), classifier.train(examples)
+    assert first == second
+    assert classifier.Perceptron.from_plain(first.to_plain()) == first
+    assert classifier.train([]).scores({"a"}) == {}
+
+
+def test_the_index_carries_it_and_a_vote_against_an_entry_costs_it_rank() -> None:
+    cordon = _entry("cordon", "节点设为不可调度", ("维护前不让新 pod 调度上来", "先设为不可调度再维护"))
+    uncordon = _entry("uncordon", "节点恢复调度", ("维护完了 不可调度 怎么改回去", "不可调度 的节点怎么恢复"))
+    index = retrieval.build_index([cordon, uncordon])
+    assert index.classifier.weights
+    assert retrieval.Index.from_plain(index.to_plain()).classifier == index.classifier
+    ranking = retrieval.search(index, "不可调度 维护完了 怎么改回去")
+    assert ranking.hits[0].entry_id == "uncordon"
