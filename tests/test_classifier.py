@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 from bot.domain import classifier, retrieval
 from bot.domain.entries import Entry
 
@@ -45,3 +49,24 @@ def test_the_index_carries_it_and_a_vote_against_an_entry_costs_it_rank() -> Non
     assert retrieval.Index.from_plain(index.to_plain()).classifier == index.classifier
     ranking = retrieval.search(index, "不可调度 维护完了 怎么改回去")
     assert ranking.hits[0].entry_id == "uncordon"
+
+
+def test_every_process_learns_the_same_weights() -> None:
+    """Sets iterate in an order that changes with string hashing (PYTHONHASHSEED): the build must not."""
+    program = (
+        "from bot.domain import classifier\n"
+        "words = [f'w{n}' for n in range(40)]\n"
+        "examples = [(frozenset(words[(i * 7 + k * 11) % 40] for k in range(5)), i % 6) for i in range(60)]\n"
+        "print(sorted(classifier.train(examples).to_plain().items()))\n"
+    )
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", program],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(runs) == 1 and runs.pop().startswith("[(")

@@ -22,7 +22,7 @@ class Perceptron:
 
     def scores(self, terms: Iterable[str]) -> dict[int, float]:
         totals: dict[int, float] = {}
-        for term in set(terms):
+        for term in sorted(set(terms)):  # a fixed order: the same sums in every process
             for cls, weight in self.weights.get(term, ()):
                 totals[cls] = totals.get(cls, 0.0) + weight
         return totals
@@ -55,14 +55,17 @@ def train(examples: Sequence[tuple[frozenset[str], int]], epochs: int = EPOCHS) 
         # a fixed, epoch-dependent shuffle (multiplicative hashing): reproducible builds, and
         # no class's examples all in a row
         order = sorted(range(len(examples)), key=lambda i: (i * 2654435761 + epoch * 40503) % 2**32)
-        for terms, gold in (examples[i] for i in order):
+        for unordered, gold in (examples[i] for i in order):
+            # sets iterate in an order that changes with each process's string hashing: sort,
+            # and break ties between rivals by class number, so every build learns the same
+            terms = sorted(unordered)
             step += 1
             scores: dict[int, float] = {}
             for term in terms:
                 for cls, weight in weights.get(term, {}).items():
                     scores[cls] = scores.get(cls, 0.0) + weight
             rivals = {c: v for c, v in scores.items() if c != gold}
-            rival = max(rivals, key=rivals.__getitem__, default=None)
+            rival = max(rivals, key=lambda c: (rivals[c], -c), default=None)
             # a class the terms never moved scores 0: the right one must beat that too
             rival_score = max(rivals.get(rival, 0.0) if rival is not None else 0.0, 0.0)
             if scores.get(gold, 0.0) > rival_score:
