@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from bot.domain import classifier, retrieval
 from bot.domain.entries import Entry
 
@@ -70,3 +72,12 @@ def test_every_process_learns_the_same_weights() -> None:
         for seed in ("1", "2", "3")
     }
     assert len(runs) == 1 and runs.pop().startswith("[(")
+
+
+def test_a_base_too_large_to_train_on_ranks_without_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(classifier, "MAX_CLASSES", 1)
+    index = retrieval.build_index(
+        [_entry("a", "节点排空", ("赶走 pod",)), _entry("b", "节点重启", ("reboot",))]
+    )
+    assert index.classifier.weights == {}
+    assert retrieval.search(index, "节点排空 赶走 pod").hits[0].entry_id == "a"

@@ -306,7 +306,9 @@ def build_index(entries: Sequence[Entry], table: SynonymTable = EMPTY) -> Index:
                 for doc, (entry, questions) in enumerate(zip(entries, asked, strict=True))
                 for example in (entry.title, *questions)
             ]
-        ),
+        )
+        if len(entries) <= classifier.MAX_CLASSES
+        else Perceptron(),
     )
 
 
