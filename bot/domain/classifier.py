@@ -17,10 +17,9 @@ EPOCHS = 8
 #: Training costs grow with classes times examples (a word shared by thousands of entries is
 #: scored for each of them at every step): above this many entries the base ranks without it.
 MAX_CLASSES = 2_000
-
-
-#: (class < 65536, weight) pairs of one term, packed: ~38,000 floats as Python objects took marshal 30 ms
-#: to load at every cold start; bytes load at once and a question unpacks only its own terms
+#: (class < 65536, weight) pairs of one term, packed: ~38,000 floats as Python objects took
+#: marshal 30 ms to load at every cold start; bytes load at once and a question unpacks only
+#: its own terms
 _PAIR = struct.Struct("<Hf")
 
 
