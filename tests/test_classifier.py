@@ -9,21 +9,7 @@ import sys
 import pytest
 
 from bot.domain import classifier, retrieval
-from bot.domain.entries import Entry
-
-
-def _entry(entry_id: str, title: str, questions: tuple[str, ...]) -> Entry:
-    return Entry(
-        id=entry_id,
-        title=title,
-        summary=title,
-        questions=questions,
-        tags=(),
-        sources=("test",),
-        findings=(),
-        related=(),
-        sections={"原因": title},
-    )
+from tests.hand_made import entry
 
 
 def test_it_learns_the_word_that_tells_two_siblings_apart() -> None:
@@ -44,8 +30,8 @@ def test_training_is_deterministic_and_survives_the_round_trip() -> None:
 
 
 def test_the_index_carries_it_and_a_vote_against_an_entry_costs_it_rank() -> None:
-    cordon = _entry("cordon", "节点设为不可调度", ("维护前不让新 pod 调度上来", "先设为不可调度再维护"))
-    uncordon = _entry("uncordon", "节点恢复调度", ("维护完了 不可调度 怎么改回去", "不可调度 的节点怎么恢复"))
+    cordon = entry("cordon", "节点设为不可调度", ("维护前不让新 pod 调度上来", "先设为不可调度再维护"))
+    uncordon = entry("uncordon", "节点恢复调度", ("维护完了 不可调度 怎么改回去", "不可调度 的节点怎么恢复"))
     index = retrieval.build_index([cordon, uncordon])
     assert index.classifier.weights
     assert retrieval.Index.from_plain(index.to_plain()).classifier == index.classifier
@@ -77,7 +63,7 @@ def test_every_process_learns_the_same_weights() -> None:
 def test_a_base_too_large_to_train_on_ranks_without_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(classifier, "MAX_CLASSES", 1)
     index = retrieval.build_index(
-        [_entry("a", "节点排空", ("赶走 pod",)), _entry("b", "节点重启", ("reboot",))]
+        [entry("a", "节点排空", ("赶走 pod",)), entry("b", "节点重启", ("reboot",))]
     )
     assert index.classifier.weights == {}
     assert retrieval.search(index, "节点排空 赶走 pod").hits[0].entry_id == "a"

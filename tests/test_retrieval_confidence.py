@@ -13,25 +13,8 @@ import dataclasses
 
 from bot.domain import retrieval
 from bot.domain.classifier import Perceptron
-from bot.domain.entries import Entry
 from bot.domain.synonyms import SynonymTable
-
-
-def entry(
-    entry_id: str, title: str, questions: tuple[str, ...], tags: tuple[str, ...] = (), body: str = ""
-) -> Entry:
-    return Entry(
-        id=entry_id,
-        title=title,
-        summary=title,
-        questions=questions,
-        tags=tags,
-        sources=("test",),
-        findings=(),
-        related=(),
-        sections={"原因": body or title},
-    )
-
+from tests.hand_made import entry
 
 STALE = entry(
     "stale-image",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -99,13 +99,17 @@ _MULTI_CHAR_STOPWORDS = re.compile(
 _STOP_CHARS = frozenset("的了吗呢吧啊呀么是在和就都也还又把被给我你他她它这那个有不没怎办啥咋哪什为")
 
 
-def field_texts(entry: Entry) -> dict[str, str]:
-    return {
-        "title": entry.title,
-        "questions": "\n".join(entry.questions),
-        "tags": " ".join(entry.tags),
-        "body": f"{entry.summary}\n{entry.body}",
-    }
+def written_texts(entry: Entry) -> dict[str, str]:
+    """The fields an entry's authors write; its example questions are read like queries (build_index)."""
+    return {"title": entry.title, "tags": " ".join(entry.tags), "body": f"{entry.summary}\n{entry.body}"}
+
+
+def _ascii_vocabulary(terms: Iterable[str], table: SynonymTable) -> tuple[str, ...]:
+    """Known ASCII words long enough to have typos read as them (CrashLoopBakOff, shop-wbe)."""
+    words = {t for t in terms if t.isascii() and len(t) >= 4 and t[0] not in "~^"}
+    for phrases in table.groups.values():
+        words.update(p for p in phrases if p.isascii() and p.isalpha() and len(p) >= 4)
+    return tuple(sorted(words))
 
 
 def stem(word: str) -> str:
@@ -204,10 +208,7 @@ class Index:
 
     @cached_property
     def ascii_vocabulary(self) -> tuple[str, ...]:
-        words = {t for t in self.postings if t.isascii() and len(t) >= 4 and t[0] not in "~^"}
-        for phrases in self.synonyms.groups.values():
-            words.update(p for p in phrases if p.isascii() and p.isalpha() and len(p) >= 4)
-        return tuple(sorted(words))
+        return _ascii_vocabulary(self.postings, self.synonyms)
 
     def to_plain(self) -> dict[str, Any]:
         return {
@@ -245,15 +246,10 @@ class Index:
 
 def build_index(entries: Sequence[Entry], table: SynonymTable = EMPTY) -> Index:
     per_doc_fields = [
-        {
-            name: analyze(value, table, limit=None)
-            for name, value in field_texts(e).items()
-            if name != "questions"
-        }
-        for e in entries
+        {name: analyze(value, table, limit=None) for name, value in written_texts(e).items()} for e in entries
     ]
     written = {t for f in per_doc_fields for tokens in f.values() for t in tokens} | table.ascii_phrase_words
-    written_ascii = sorted(t for t in written if t.isascii() and len(t) >= 4 and t[0] not in "~^")
+    written_ascii = _ascii_vocabulary(written, table)
     # An example question keeps its asker's names (shop-web-7d9f8c6b5-x2k8p): they go, as in a query.
     asked = [
         tuple(
@@ -471,7 +467,7 @@ def search(index: Index, query: str) -> Ranking:
             + W_COVERAGE * coverage
             + W_HEAD * head_coverage
             + W_SIMILARITY * max(0.0, similarity - 60.0) / 40.0
-            - (W_VOTE * (1.0 - max(0.0, votes.get(doc, 0.0)) / best_vote) if best_vote > 0 else 0.0)
+            - W_VOTE * (1.0 - _vote_share(votes, doc, best_vote))
         )
         if similarity >= NEAR_DUPLICATE:
             score = max(score, 0.9)
@@ -508,6 +504,11 @@ def search(index: Index, query: str) -> Ranking:
         hits=tuple(shown),
         terms=tuple(terms),
     )
+
+
+def _vote_share(votes: dict[int, float], doc: int, best_vote: float) -> float:
+    """The classifier's vote for the doc as a share of its favourite's (1.0 when it has none)."""
+    return max(0.0, votes.get(doc, 0.0)) / best_vote if best_vote > 0 else 1.0
 
 
 def _anchor(index: Index, doc: int, term: str) -> float:
