@@ -23,7 +23,7 @@ from bot.domain.entries import SECTION_STEPS, Entry, published
 from bot.errors import KnowledgeError
 
 log = logging.getLogger(__name__)
-INDEX_FORMAT = "5"
+INDEX_FORMAT = "6"
 
 
 def analyzer_salt() -> str:
@@ -61,7 +61,7 @@ def build(
     for problem in problems:
         log.warning("knowledge base: %s (left out)", problem)
     answerable = published(loaded.entries)
-    index = retrieval.build_index(answerable, loaded.synonyms)
+    index = retrieval.build_index(answerable, loaded.synonyms, loaded.not_ours)
     digest = kb_files.content_hash(root, salt)
     meta = {
         "content_hash": digest,

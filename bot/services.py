@@ -27,6 +27,8 @@ class AskResult:
     truncated: bool = False
     #: entries related to the best answer: the others ranked that it links to, then its links
     related: tuple[Entry, ...] = ()
+    #: it reads like the questions no entry answers (knowledge/not_ours.yaml)
+    not_ours: bool = False
 
 
 MAX_RELATED = 3
@@ -50,6 +52,7 @@ def ask(kb: KnowledgeBase, question: str) -> AskResult:
         answers=tuple(answers),
         truncated=len(question) > text.MAX_QUERY_CHARS,
         related=_related(kb, answers),
+        not_ours=ranking.not_ours,
     )
 
 

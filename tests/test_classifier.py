@@ -67,3 +67,45 @@ def test_a_base_too_large_to_train_on_ranks_without_it(monkeypatch: pytest.Monke
     )
     assert index.classifier.weights == {}
     assert retrieval.search(index, "节点排空 赶走 pod").hits[0].entry_id == "a"
+
+
+GATEWAY = entry(
+    "gateway-timeout",
+    "网关超时如何处理",
+    ("网关老是超时", "网关 504 了怎么办", "请求经过网关就超时", "gateway timeout 504 怎么查"),
+    body="网关超时多半是后端太慢:先看后端的响应时间,再调大网关的超时时间。网关的证书和域名配置见网关控制台。",
+)
+QUEUE = entry(
+    "queue-backlog", "队列积压怎么办", ("队列堆积了", "消息队列消费不过来", "queue backlog 怎么处理")
+)
+NOT_OURS = (
+    "网关的证书快过期了怎么续期",
+    "网关证书在哪里上传",
+    "网关怎么换 https 证书",
+    "网关的域名怎么备案",
+    "证书过期了浏览器报不安全",
+)
+
+
+def test_questions_that_are_not_ours_teach_it_to_say_so() -> None:
+    """Sharing 网关 with an entry is not being about it: the examples of what no entry answers
+    outvote the entry, and the ranking gives suggestions instead of a confident answer."""
+    question = "网关证书"
+    without = retrieval.search(retrieval.build_index([GATEWAY, QUEUE]), question)
+    assert without.confident and without.hits[0].entry_id == "gateway-timeout" and not without.not_ours
+    index = retrieval.build_index([GATEWAY, QUEUE], not_ours=NOT_OURS)
+    ranking = retrieval.search(index, question)
+    assert ranking.not_ours and not ranking.confident
+    assert ranking.hits[0].entry_id == "gateway-timeout"  # still offered as a suggestion
+    answered = retrieval.search(index, "网关一直超时 怎么办")
+    assert answered.confident and not answered.not_ours
+    assert answered.hits[0].entry_id == "gateway-timeout"
+    # trained apart: the entries' own classifier does not change, and both survive the round trip
+    assert index.classifier == retrieval.build_index([GATEWAY, QUEUE]).classifier
+    assert retrieval.Index.from_plain(index.to_plain()).not_ours == index.not_ours
+
+
+def test_without_examples_nothing_is_read_as_not_ours() -> None:
+    index = retrieval.build_index([GATEWAY, QUEUE])
+    assert not index.not_ours.weights
+    assert not retrieval.search(index, "网关的证书过期了 怎么续").not_ours

@@ -23,7 +23,7 @@ def test_json_contract(env: dict[str, str]) -> None:
     done = run_cli("ask", "--json", "容器一直重启怎么办", env=env)
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
-    assert set(payload) == {"query", "confident", "answers"}
+    assert set(payload) == {"query", "confident", "not_ours", "answers"}
     assert payload["query"] == "容器一直重启怎么办"
     assert payload["confident"] is True
     assert 1 <= len(payload["answers"]) <= 3
@@ -147,7 +147,7 @@ def test_a_batch_line_that_cleans_to_nothing_is_answered_as_empty(env: dict[str,
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert [line["query"] for line in lines] == ["容器一直重启怎么办", "", "ImagePullBackOff"]
-    assert lines[1] == {"query": "", "confident": False, "answers": []}
+    assert lines[1] == {"query": "", "confident": False, "not_ours": False, "answers": []}
     assert lines[2]["confident"] is True
 
 

@@ -247,6 +247,65 @@ def test_kb_build_names_the_line_of_a_bad_synonym_table(
     assert "Traceback" not in done.stderr
 
 
+NOT_OURS = """format: deploybot-not-ours/1
+questions:
+  - 斑马网关的证书快过期了怎么续期
+  - 斑马网关证书在哪里上传
+  - 斑马网关怎么换 https 证书
+  - 斑马网关的域名怎么备案
+  - 证书过期了浏览器报不安全
+"""
+
+
+def test_questions_not_ours_are_data_next_to_the_entries_and_an_edit_rebuilds(small_base: Settings) -> None:
+    kb = KnowledgeBase.open(small_base)
+    assert not kb.search("斑马网关证书").not_ours
+    kb.close()
+    (small_base.knowledge_dir / "not_ours.yaml").write_text(NOT_OURS, encoding="utf-8")
+    assert not is_fresh(small_base)  # the file is part of the content hash
+    kb = KnowledgeBase.open(small_base)
+    ranking = kb.search("斑马网关证书")
+    assert ranking.not_ours and not ranking.confident
+    assert kb.search("斑马网关老是超时").confident
+    kb.close()
+    done = run_cli("ask", "--json", "斑马网关证书", env=cli_env(small_base))
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["confident"] is False and payload["not_ours"] is True
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("questions: [斑马]\n", "not_ours.yaml:1: format: missing (expected `format: deploybot-not-ours/1`"),
+        ("format: deploybot-not-ours/1\nquestions: 斑马\n", "not_ours.yaml:2: questions: must be a list"),
+        (
+            "format: deploybot-not-ours/1\nquestions:\n  - 证书怎么续期\n  - ''\n",
+            "not_ours.yaml:4: questions: questions must be non-empty strings",
+        ),
+        (
+            "format: deploybot-not-ours/1\nquestions:\n  - 证书怎么续期\n  - 证书怎么续期\n",
+            "not_ours.yaml:4: questions: duplicate question (also on line 3)",
+        ),
+        (
+            "format: deploybot-not-ours/1\nquestions:\n  - 海象队列堆积了\n",
+            "not_ours.yaml:3: questions: '海象队列堆积了' is also a question of entry 'walrus-queue-backlog'",
+        ),
+        ("format: deploybot-not-ours/1\nquestions: [a, b\n", "not_ours.yaml: file: invalid YAML"),
+    ],
+)
+def test_kb_build_names_the_line_of_a_bad_not_ours_list(
+    small_base: Settings, text: str, message: str
+) -> None:
+    (small_base.knowledge_dir / "not_ours.yaml").write_text(text, encoding="utf-8")
+    done = run_cli("kb", "build", env=cli_env(small_base))
+    assert done.returncode == 1
+    assert f"knowledge/{message}" in done.stderr
+    assert "Traceback" not in done.stderr
+    answered = run_cli("ask", "--json", "斑马网关老是超时", env=cli_env(small_base))  # the rest still answers
+    assert answered.returncode == 0 and json.loads(answered.stdout)["confident"] is True
+
+
 def test_one_broken_entry_is_reported_and_the_rest_still_answers(small_base: Settings) -> None:
     (small_base.knowledge_dir / "broken.md").write_text("---\nid: broken\ntitle: [unclosed\n---\n", "utf-8")
     done = run_cli("kb", "build", env=cli_env(small_base))

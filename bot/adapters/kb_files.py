@@ -1,9 +1,11 @@
-"""The knowledge/ folder on disk: which files are entries, the synonym table, their fingerprints."""
+"""The knowledge/ folder on disk: which files are entries, the synonym table, the questions that are
+not ours, their fingerprints."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,8 @@ from bot.domain.synonyms import EMPTY, SynonymTable
 SKIPPED_NAMES = frozenset({"README.md"})
 SYNONYMS_FILE = "synonyms.yaml"
 SYNONYMS_FORMAT = "deploybot-synonyms/1"
+NOT_OURS_FILE = "not_ours.yaml"
+NOT_OURS_FORMAT = "deploybot-not-ours/1"
 _CONCEPT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -27,9 +31,9 @@ def entry_files(root: Path) -> list[Path]:
 
 
 def indexed_files(root: Path) -> list[Path]:
-    """What the compiled base is made of: the entries and the synonym table."""
-    synonyms = root / SYNONYMS_FILE
-    return [*entry_files(root), *([synonyms] if synonyms.is_file() else [])]
+    """What the compiled base is made of: the entries, the synonym table, the questions not ours."""
+    tables = [root / name for name in (SYNONYMS_FILE, NOT_OURS_FILE)]
+    return [*entry_files(root), *(t for t in tables if t.is_file())]
 
 
 def stat_fingerprint(root: Path, salt: str) -> str:
@@ -56,6 +60,8 @@ class LoadedBase:
     entries: tuple[Entry, ...]
     problems: tuple[EntryError, ...]
     synonyms: SynonymTable = EMPTY
+    #: near-domain questions no entry answers (`not_ours.yaml`): they teach the ranking to say so
+    not_ours: tuple[str, ...] = ()
 
 
 def _origin(root: Path, path: Path) -> str:
@@ -84,7 +90,10 @@ def load_entries(root: Path) -> LoadedBase:
     problems.extend(cross)
     table, synonym_problems = load_synonyms(root)
     problems.extend(synonym_problems)
-    return LoadedBase(entries=_usable(entries, cross), problems=tuple(problems), synonyms=table)
+    usable = _usable(entries, cross)
+    not_ours, not_ours_problems = load_not_ours(root, usable)
+    problems.extend(not_ours_problems)
+    return LoadedBase(entries=usable, problems=tuple(problems), synonyms=table, not_ours=not_ours)
 
 
 def _usable(entries: list[Entry], problems: list[EntryError]) -> tuple[Entry, ...]:
@@ -102,7 +111,7 @@ def _usable(entries: list[Entry], problems: list[EntryError]) -> tuple[Entry, ..
     return tuple(replace(e, related=tuple(r for r in e.related if r in seen and r != e.id)) for e in kept)
 
 
-class _SynonymProblems:
+class _YamlProblems:
     def __init__(self, origin: str) -> None:
         self.origin = origin
         self.found: list[EntryError] = []
@@ -110,6 +119,19 @@ class _SynonymProblems:
     def add(self, node: yaml.Node | None, where: str, problem: str) -> None:
         line = f":{node.start_mark.line + 1}" if node is not None else ""
         self.found.append(EntryError(f"{self.origin}{line}", where, problem))
+
+
+def _compose(path: Path, problems: _YamlProblems) -> yaml.Node | None:
+    """The file's YAML node tree, or None with the reason (not UTF-8, invalid YAML and where)."""
+    try:
+        return yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except UnicodeDecodeError:
+        problems.add(None, "file", "is not UTF-8 text")
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problems.add(None, "file", f"invalid YAML{where}: {getattr(exc, 'problem', exc)}")
+    return None
 
 
 def _scalar(node: yaml.Node) -> str | None:
@@ -127,16 +149,9 @@ def load_synonyms(root: Path) -> tuple[SynonymTable, list[EntryError]]:
     path = root / SYNONYMS_FILE
     if not path.is_file():
         return EMPTY, []
-    problems = _SynonymProblems(_origin(root, path))
-    try:
-        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except UnicodeDecodeError:
-        problems.add(None, "file", "is not UTF-8 text")
-        return EMPTY, problems.found
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        problems.add(None, "file", f"invalid YAML{where}: {getattr(exc, 'problem', exc)}")
+    problems = _YamlProblems(_origin(root, path))
+    node = _compose(path, problems)
+    if node is None:
         return EMPTY, problems.found
     if not isinstance(node, yaml.MappingNode):
         problems.add(node, "file", f"must be a mapping with `format: {SYNONYMS_FORMAT}` and `concepts`")
@@ -184,7 +199,7 @@ def load_synonyms(root: Path) -> tuple[SynonymTable, list[EntryError]]:
     return table, problems.found
 
 
-def _groups(node: yaml.Node | None, problems: _SynonymProblems) -> dict[str, tuple[str, ...]]:
+def _groups(node: yaml.Node | None, problems: _YamlProblems) -> dict[str, tuple[str, ...]]:
     if not isinstance(node, yaml.MappingNode):
         problems.add(node, "concepts", "must be a mapping of concept name to a list of phrases")
         return {}
@@ -219,7 +234,7 @@ def _groups(node: yaml.Node | None, problems: _SynonymProblems) -> dict[str, tup
 
 
 def _opposites(
-    node: yaml.Node | None, groups: dict[str, tuple[str, ...]], problems: _SynonymProblems
+    node: yaml.Node | None, groups: dict[str, tuple[str, ...]], problems: _YamlProblems
 ) -> tuple[tuple[str, str], ...]:
     if node is None:
         return ()
@@ -244,7 +259,7 @@ def _opposites(
 
 
 def _concept_list(
-    node: yaml.Node | None, where: str, groups: dict[str, tuple[str, ...]], problems: _SynonymProblems
+    node: yaml.Node | None, where: str, groups: dict[str, tuple[str, ...]], problems: _YamlProblems
 ) -> list[str]:
     if node is None:
         return []
@@ -263,7 +278,7 @@ def _concept_list(
     return names
 
 
-def _words_list(node: yaml.Node | None, where: str, problems: _SynonymProblems) -> tuple[str, ...]:
+def _words_list(node: yaml.Node | None, where: str, problems: _YamlProblems) -> tuple[str, ...]:
     if node is None:
         return ()
     if not isinstance(node, yaml.SequenceNode):
@@ -280,3 +295,56 @@ def _words_list(node: yaml.Node | None, where: str, problems: _SynonymProblems) 
         else:
             words[word] = item.start_mark.line + 1
     return tuple(words)
+
+
+def load_not_ours(root: Path, entries: Sequence[Entry] = ()) -> tuple[tuple[str, ...], list[EntryError]]:
+    """`not_ours.yaml`: questions near the base's domain that no entry answers (an HPA how-to, an
+    RDS replica lag). The ranking learns from them to say "I don't know" instead of answering
+    with the entry that shares the most words.
+
+    A question that is also an entry's title or example is a contradiction: reported and left
+    out. No file: nothing is learned, everything else works as before.
+    """
+    path = root / NOT_OURS_FILE
+    if not path.is_file():
+        return (), []
+    problems = _YamlProblems(_origin(root, path))
+    node = _compose(path, problems)
+    if node is None:
+        return (), problems.found
+    fields = dict((_scalar(k) or "", v) for k, v in node.value) if isinstance(node, yaml.MappingNode) else {}
+    fmt = _scalar(fields["format"]) if "format" in fields else None
+    if fmt != NOT_OURS_FORMAT:
+        problems.add(
+            fields.get("format", node),
+            "format",
+            f"unknown format {fmt!r} (this deploybot reads {NOT_OURS_FORMAT!r})"
+            if fmt
+            else f"missing (expected `format: {NOT_OURS_FORMAT}` and a `questions` list)",
+        )
+        return (), problems.found
+    unknown = sorted(set(fields) - {"format", "questions"})
+    if unknown:
+        problems.add(node, unknown[0] or "key", "unknown key (known: format, questions)")
+    asked = {text.normalize(q, limit=None): e.id for e in entries for q in (e.title, *e.questions)}
+    questions: dict[str, tuple[str, int]] = {}
+    listed = fields.get("questions")
+    if not isinstance(listed, yaml.SequenceNode):
+        problems.add(listed if listed is not None else node, "questions", "must be a list of questions")
+        return (), problems.found
+    for item in listed.value:
+        raw = _scalar(item)
+        key = text.normalize(raw, limit=None) if raw is not None else ""
+        if raw is None or not key:
+            problems.add(item, "questions", "questions must be non-empty strings")
+        elif len(key) > text.MAX_QUERY_CHARS:
+            problems.add(
+                item, "questions", f"longer than a question may be ({text.MAX_QUERY_CHARS} characters)"
+            )
+        elif key in questions:
+            problems.add(item, "questions", f"duplicate question (also on line {questions[key][1]})")
+        elif key in asked:
+            problems.add(item, "questions", f"{raw!r} is also a question of entry {asked[key]!r}: left out")
+        else:
+            questions[key] = (raw, item.start_mark.line + 1)
+    return tuple(raw for raw, _ in questions.values()), problems.found

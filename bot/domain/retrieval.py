@@ -192,6 +192,9 @@ class Index:
     spelled: frozenset[str] = frozenset()
     #: which entry the examples say a question is about (a second opinion, see classifier.py)
     classifier: Perceptron = field(default_factory=Perceptron)
+    #: the same, with the questions no entry answers as one more class (numbered len(ids)):
+    #: trained apart, so that learning what is not ours does not move the entries' votes
+    not_ours: Perceptron = field(default_factory=Perceptron)
 
     @cached_property
     def max_idf(self) -> float:
@@ -224,6 +227,7 @@ class Index:
             "homophones": self.homophones.to_plain(),
             "spelled": sorted(self.spelled),
             "classifier": self.classifier.to_plain(),
+            "not_ours": self.not_ours.to_plain(),
         }
 
     @classmethod
@@ -241,10 +245,13 @@ class Index:
             homophones=Homophones.from_plain(data.get("homophones", {})),
             spelled=frozenset(data.get("spelled", ())),
             classifier=Perceptron.from_plain(data.get("classifier", {})),
+            not_ours=Perceptron.from_plain(data.get("not_ours", {})),
         )
 
 
-def build_index(entries: Sequence[Entry], table: SynonymTable = EMPTY) -> Index:
+def build_index(entries: Sequence[Entry], table: SynonymTable = EMPTY, not_ours: Sequence[str] = ()) -> Index:
+    """`not_ours`: near-domain questions no entry answers; the classifier learns them as one more
+    class (numbered after the entries), which `search` reads as "this is not ours"."""
     per_doc_fields = [
         {name: analyze(value, table, limit=None) for name, value in written_texts(e).items()} for e in entries
     ]
@@ -279,6 +286,21 @@ def build_index(entries: Sequence[Entry], table: SynonymTable = EMPTY) -> Index:
     )
     n_docs = len(entries)
     idf = {t: math.log(1 + (n_docs - len(ps) + 0.5) / (len(ps) + 0.5)) for t, ps in weighted.items()}
+    examples = [
+        (frozenset(analyze(example, table, limit=None)), doc)
+        for doc, (entry, questions) in enumerate(zip(entries, asked, strict=True))
+        for example in (entry.title, *questions)
+    ]
+    not_ours_examples = [
+        (
+            frozenset(
+                analyze(_strip_names(normalized, written.__contains__, written_ascii), table, limit=None)
+            ),
+            len(entries),
+        )
+        for normalized in (text.normalize(q, limit=None) for q in not_ours)
+    ]
+    trainable = len(entries) <= classifier.MAX_CLASSES
     return Index(
         ids=tuple(e.id for e in entries),
         titles=tuple(e.title for e in entries),
@@ -296,14 +318,9 @@ def build_index(entries: Sequence[Entry], table: SynonymTable = EMPTY) -> Index:
         anchors=anchors,
         homophones=homophones.build(spelled, [p for group in table.groups.values() for p in group]),
         spelled=spelled,
-        classifier=classifier.train(
-            [
-                (frozenset(analyze(example, table, limit=None)), doc)
-                for doc, (entry, questions) in enumerate(zip(entries, asked, strict=True))
-                for example in (entry.title, *questions)
-            ]
-        )
-        if len(entries) <= classifier.MAX_CLASSES
+        classifier=classifier.train(examples) if trainable else Perceptron(),
+        not_ours=classifier.train([*examples, *not_ours_examples])
+        if trainable and not_ours_examples
         else Perceptron(),
     )
 
@@ -340,6 +357,8 @@ class Ranking:
     hits: tuple[Hit, ...]
     #: the question's own terms (object names dropped, typos fixed), for finding evidence
     terms: tuple[str, ...] = ()
+    #: the classifier reads it as one of the questions the base does not answer (not_ours.yaml)
+    not_ours: bool = False
 
 
 def strip_object_names(index: Index, normalized: str) -> str:
@@ -454,6 +473,7 @@ def search(index: Index, query: str) -> Ranking:
     votes = index.classifier.scores(terms)
     best_vote = max(votes.values(), default=0.0)
     best_bm25 = scores[top[0]]
+    not_ours = _reads_as_not_ours(index, terms)
     ranked: list[tuple[float, Hit]] = []
     for rank, doc in enumerate(top):
         matched = sum(weight for (weight, _), docs in zip(units, unit_docs, strict=True) if doc in docs)
@@ -500,10 +520,18 @@ def search(index: Index, query: str) -> Ranking:
     shown = [h for h in hits[:MAX_ANSWERS] if h is best or h.score >= SECONDARY_RATIO * best.score]
     return Ranking(
         query=query,
-        confident=is_confident(best, total_mass, margin=ranked[0][0] - runner_up),
+        confident=is_confident(best, total_mass, margin=ranked[0][0] - runner_up, not_ours=not_ours),
         hits=tuple(shown),
         terms=tuple(terms),
+        not_ours=not_ours,
     )
+
+
+def _reads_as_not_ours(index: Index, terms: Sequence[str]) -> bool:
+    """The examples of questions no entry answers outvote every entry's examples."""
+    votes = index.not_ours.scores(terms)
+    not_ours = votes.pop(len(index.ids), 0.0)
+    return not_ours > max(0.0, max(votes.values(), default=0.0))
 
 
 def _vote_share(votes: dict[int, float], doc: int, best_vote: float) -> float:
@@ -567,18 +595,19 @@ def _evidence_units(index: Index, terms: Sequence[str]) -> list[tuple[float, fro
     return units
 
 
-def is_confident(best: Hit, total_mass: float, margin: float = 1.0) -> bool:
+def is_confident(best: Hit, total_mass: float, margin: float = 1.0, *, not_ours: bool = False) -> bool:
     """Whether the best entry answers the question, rather than sharing a few words with it.
 
     `margin`: how far ahead of the next entry it is. Two siblings nearly tied (drain and cordon,
     causes and recovery) is a question the ranking cannot settle: better "did you mean" than a
-    confident wrong answer.
+    confident wrong answer. `not_ours`: it reads like the questions no entry answers; only an
+    entry's own example, nearly word for word, outweighs that.
     """
     if best.opposite:
         return False
     if best.similarity >= NEAR_DUPLICATE:
         return True
-    if best.outside:
+    if best.outside or not_ours:
         return False
     if margin < MIN_MARGIN or best.anchored < MIN_ANCHORED:
         return False

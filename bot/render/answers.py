@@ -26,6 +26,7 @@ def to_json(result: AskResult) -> dict[str, Any]:
     return {
         "query": query,
         "confident": result.confident,
+        "not_ours": result.not_ours,
         "answers": [
             {
                 "id": a.entry.id,
