@@ -76,3 +76,18 @@ def test_two_entries_nearly_tied_are_not_a_confident_answer() -> None:
     assert not tied.confident
     clear = retrieval.search(index, "把 pod 从这台机器赶走")
     assert clear.hits[0].entry_id == "drain" and clear.confident
+
+
+def test_naming_a_topic_left_to_others_is_fine_when_the_entry_answers_the_rest() -> None:
+    """ "The probe fails because mysql is down" names mysql and is still a probe question."""
+    index = retrieval.build_index([STALE], TABLE)
+    ranking = retrieval.search(index, "推了同一个 tag 节点还在用旧镜像 tag 是 git 打的")
+    best = ranking.hits[0]
+    assert best.outside and best.score >= retrieval.CONFIDENT_SCORE
+    assert best.similarity < retrieval.NEAR_DUPLICATE  # confident by the rule, not as a copy
+    assert best.head_coverage >= retrieval.MIN_HEAD_COVERAGE_WHEN_OUTSIDE
+    assert ranking.confident
+    weaker = dataclasses.replace(best, score=retrieval.CONFIDENT_SCORE - 0.01)
+    assert not retrieval.is_confident(weaker, total_mass=20.0)
+    thinner = dataclasses.replace(best, head_coverage=retrieval.MIN_HEAD_COVERAGE_WHEN_OUTSIDE - 0.01)
+    assert not retrieval.is_confident(thinner, total_mass=20.0)

@@ -66,9 +66,13 @@ ANCHOR_QUESTIONS = 8
 #: ...and not at all when only one question uses it.
 MIN_ASKED_IN = 2
 #: The share of the question (IDF) the best entry must anchor to be confident.
-MIN_ANCHORED = 0.08
+MIN_ANCHORED = 0.05
 #: A ranking key this high, with some of the question in the entry's head, is confident by itself.
 CONFIDENT_SCORE = 0.72
+#: A question that names a field the base does not cover (mysql, VPN) is confident only with a
+#: key of CONFIDENT_SCORE and this much of it in the entry's head: the probe is failing *because*
+#: mysql is down. (What merely sounds near is caught by the not-ours examples, not by this.)
+MIN_HEAD_COVERAGE_WHEN_OUTSIDE = 0.5
 MIN_HEAD_COVERAGE_WHEN_SCORED = 0.3
 #: An entry whose title does the opposite of what is asked keeps this share of its score.
 OPPOSITE_PENALTY = 0.5
@@ -607,7 +611,9 @@ def is_confident(best: Hit, total_mass: float, margin: float = 1.0, *, not_ours:
         return False
     if best.similarity >= NEAR_DUPLICATE:
         return True
-    if best.outside or not_ours:
+    if not_ours:
+        return False
+    if best.outside and (best.score < CONFIDENT_SCORE or best.head_coverage < MIN_HEAD_COVERAGE_WHEN_OUTSIDE):
         return False
     if margin < MIN_MARGIN or best.anchored < MIN_ANCHORED:
         return False
