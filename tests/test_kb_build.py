@@ -235,6 +235,15 @@ def test_synonyms_are_data_next_to_the_entries_and_an_edit_rebuilds(small_base: 
             "format: deploybot-synonyms/1\nconcepts:\n  zebra: [斑马]\nelsewhere: [zebra, walrus]\n",
             "synonyms.yaml:4: elsewhere: unknown concept 'walrus'",
         ),
+        (
+            "format: deploybot-synonyms/1\nconcepts:\n  zebra: [斑马]\n  walrus: [海象]\n"
+            "restore:\n  zebra: [walrus]\n",
+            "synonyms.yaml:6: restore.zebra: 'walrus' is not one side of an `opposites` pair",
+        ),
+        (
+            "format: deploybot-synonyms/1\nconcepts:\n  zebra: [斑马]\nrestore:\n  yak: [zebra]\n",
+            "synonyms.yaml:5: restore.yak: unknown concept 'yak'",
+        ),
     ],
 )
 def test_kb_build_names_the_line_of_a_bad_synonym_table(

@@ -96,6 +96,17 @@ def test_an_undo_word_asks_for_the_other_side_of_a_pair() -> None:
     assert TABLE.asked(TABLE.concepts(text.normalize("怎么取消节点不可调度"))) == {"~uncordon"}
 
 
+def test_recovering_from_a_state_asks_for_the_way_back_and_alone_still_asks_for_recovery() -> None:
+    asked = TABLE.asked
+    assert asked(TABLE.concepts(text.normalize("节点被设成不可调度了,怎么恢复"))) >= {"~uncordon"}
+    assert "~cordon" not in asked(TABLE.concepts(text.normalize("节点被设成不可调度了,怎么恢复")))
+    assert asked(TABLE.concepts(text.normalize("节点恢复可调度怎么弄"))) >= {"~uncordon"}
+    assert asked(TABLE.concepts(text.normalize("NotReady 怎么恢复"))) >= {"~recover"}
+    assert "~prevent" not in asked(TABLE.concepts(text.normalize("NotReady 怎么恢复")))
+    unknown = SynonymTable(groups=TABLE.groups, opposites=TABLE.opposites)  # no `restore`: as it was
+    assert "~cordon" in unknown.asked(unknown.concepts(text.normalize("节点被设成不可调度了,怎么恢复")))
+
+
 def test_a_table_given_by_the_caller_is_applied_as_is() -> None:
     table = SynonymTable(groups={"zebra": ("斑马", "zebra")})
     assert table.concepts("斑马网关") == ["~zebra"]

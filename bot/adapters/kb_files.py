@@ -159,11 +159,21 @@ def load_synonyms(root: Path) -> tuple[SynonymTable, list[EntryError]]:
     sections: dict[str, yaml.Node] = {}
     for key_node, value in node.value:
         key = _scalar(key_node) or ""
-        if key not in {"format", "concepts", "opposites", "whole", "negation", "ignore", "elsewhere"}:
+        if key not in {
+            "format",
+            "concepts",
+            "opposites",
+            "whole",
+            "negation",
+            "restore",
+            "ignore",
+            "elsewhere",
+        }:
             problems.add(
                 key_node,
                 key or "key",
-                "unknown key (known: concepts, elsewhere, format, ignore, negation, opposites, whole)",
+                "unknown key (known: concepts, elsewhere, format, ignore, negation, opposites, restore,"
+                " whole)",
             )
         elif key in sections:
             problems.add(key_node, key, f"duplicate key (first on line {sections[key].start_mark.line + 1})")
@@ -188,11 +198,13 @@ def load_synonyms(root: Path) -> tuple[SynonymTable, list[EntryError]]:
         problems.add(sections["negation"], "negation", f"unknown concept {negation!r}")
         negation = ""
     elsewhere = _concept_list(sections.get("elsewhere"), "elsewhere", groups, problems)
+    restore = _restore(sections.get("restore"), groups, opposites, problems)
     table = SynonymTable(
         groups=groups,
         opposites=opposites,
         whole=whole,
         negation=negation or "",
+        restore=restore,
         ignore=frozenset(ignore),
         elsewhere=frozenset(elsewhere),
     )
@@ -276,6 +288,34 @@ def _concept_list(
         else:
             names.append(name)
     return names
+
+
+def _restore(
+    node: yaml.Node | None,
+    groups: dict[str, tuple[str, ...]],
+    opposites: tuple[tuple[str, str], ...],
+    problems: _YamlProblems,
+) -> dict[str, frozenset[str]]:
+    """`restore: {recover: [cordon, scaledown]}`: each state must be one side of an opposite pair."""
+    if node is None:
+        return {}
+    if not isinstance(node, yaml.MappingNode):
+        problems.add(node, "restore", "must map a concept to the pair sides it asks the way back from")
+        return {}
+    sides = {c for pair in opposites for c in pair}
+    restore: dict[str, frozenset[str]] = {}
+    for key_node, value in node.value:
+        name = _scalar(key_node) or ""
+        where = f"restore.{name}"
+        if name not in groups:
+            problems.add(key_node, where, f"unknown concept {name!r}")
+            continue
+        states = _concept_list(value, where, groups, problems)
+        for state in states:
+            if state not in sides:
+                problems.add(value, where, f"{state!r} is not one side of an `opposites` pair")
+        restore[name] = frozenset(s for s in states if s in sides)
+    return restore
 
 
 def _words_list(node: yaml.Node | None, where: str, problems: _YamlProblems) -> tuple[str, ...]:

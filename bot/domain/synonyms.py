@@ -39,6 +39,9 @@ class SynonymTable:
     whole: tuple[str, ...] = ()
     #: the concept that, beside one side of a pair, asks for the other (取消 + 不可调度: uncordon)
     negation: str = ""
+    #: concept -> the states (pair sides) it asks the way back from: 被设成不可调度了 + 怎么恢复
+    #: asks for uncordon, though 恢复 alone asks for recovery and 恢复可调度 for uncordon as well
+    restore: Mapping[str, frozenset[str]] = field(default_factory=dict)
     #: everyday words that say nothing about the problem (还有, 太多, 以上), dropped on both sides
     ignore: frozenset[str] = frozenset()
     #: concepts of topics the base leaves to others (git, Redis, HTTPS certificates): only an
@@ -117,12 +120,18 @@ class SynonymTable:
         """The sides of opposite pairs a text asks for: 不可调度 asks cordon, 取消不可调度 uncordon."""
         named = set(concepts)
         negated = bool(self.negation) and CONCEPT_PREFIX + self.negation in named
+        restored = {
+            CONCEPT_PREFIX + state
+            for concept, states in self.restore.items()
+            if CONCEPT_PREFIX + concept in named
+            for state in states
+        }
         sides: set[str] = set()
         for concept in named:
             others = self.opposite.get(concept, frozenset())
             if not others or not others.isdisjoint(named):
                 continue  # not part of a pair, or both sides named: no side is asked for
-            sides.update(others if negated else {concept})
+            sides.update(others if negated or concept in restored else {concept})
         return sides
 
     def elsewhere_tokens(self, terms: Iterable[str]) -> list[str]:
@@ -169,6 +178,7 @@ class SynonymTable:
             "opposites": [list(p) for p in self.opposites],
             "whole": list(self.whole),
             "negation": self.negation,
+            "restore": {k: sorted(v) for k, v in self.restore.items()},
             "ignore": sorted(self.ignore),
             "elsewhere": sorted(self.elsewhere),
         }
@@ -180,6 +190,7 @@ class SynonymTable:
             opposites=tuple((str(a), str(b)) for a, b in data.get("opposites", ())),
             whole=tuple(data.get("whole", ())),
             negation=str(data.get("negation", "")),
+            restore={str(k): frozenset(v) for k, v in data.get("restore", {}).items()},
             ignore=frozenset(data.get("ignore", ())),
             elsewhere=frozenset(data.get("elsewhere", ())),
         )
