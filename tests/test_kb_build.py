@@ -249,8 +249,12 @@ def test_synonyms_are_data_next_to_the_entries_and_an_edit_rebuilds(small_base: 
 def test_kb_build_names_the_line_of_a_bad_synonym_table(
     small_base: Settings, text: str, message: str
 ) -> None:
-    (small_base.knowledge_dir / "synonyms.yaml").write_text(text, encoding="utf-8")
-    done = run_cli("kb", "build", env=cli_env(small_base))
+    assert_build_reports(small_base, "synonyms.yaml", text, message)
+
+
+def assert_build_reports(settings: Settings, name: str, text: str, message: str) -> None:
+    (settings.knowledge_dir / name).write_text(text, encoding="utf-8")
+    done = run_cli("kb", "build", env=cli_env(settings))
     assert done.returncode == 1
     assert f"knowledge/{message}" in done.stderr
     assert "Traceback" not in done.stderr
@@ -306,11 +310,7 @@ def test_questions_not_ours_are_data_next_to_the_entries_and_an_edit_rebuilds(sm
 def test_kb_build_names_the_line_of_a_bad_not_ours_list(
     small_base: Settings, text: str, message: str
 ) -> None:
-    (small_base.knowledge_dir / "not_ours.yaml").write_text(text, encoding="utf-8")
-    done = run_cli("kb", "build", env=cli_env(small_base))
-    assert done.returncode == 1
-    assert f"knowledge/{message}" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert_build_reports(small_base, "not_ours.yaml", text, message)
     answered = run_cli("ask", "--json", "斑马网关老是超时", env=cli_env(small_base))  # the rest still answers
     assert answered.returncode == 0 and json.loads(answered.stdout)["confident"] is True
 

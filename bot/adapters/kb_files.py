@@ -134,6 +134,23 @@ def _compose(path: Path, problems: _YamlProblems) -> yaml.Node | None:
     return None
 
 
+def _has_format(
+    fields: dict[str, yaml.Node], node: yaml.Node, expected: str, and_more: str, problems: _YamlProblems
+) -> bool:
+    """The file says which format it is written in, and it is the one this deploybot reads."""
+    found = _scalar(fields["format"]) if "format" in fields else None
+    if found == expected:
+        return True
+    problems.add(
+        fields.get("format", node),
+        "format",
+        f"unknown format {found!r} (this deploybot reads {expected!r})"
+        if found
+        else f"missing (expected `format: {expected}`{and_more})",
+    )
+    return False
+
+
 def _scalar(node: yaml.Node) -> str | None:
     if isinstance(node, yaml.ScalarNode) and node.tag != "tag:yaml.org,2002:null" and str(node.value).strip():
         return str(node.value)
@@ -179,15 +196,7 @@ def load_synonyms(root: Path) -> tuple[SynonymTable, list[EntryError]]:
             problems.add(key_node, key, f"duplicate key (first on line {sections[key].start_mark.line + 1})")
         else:
             sections[key] = value
-    fmt = _scalar(sections["format"]) if "format" in sections else None
-    if fmt != SYNONYMS_FORMAT:
-        problems.add(
-            sections.get("format", node),
-            "format",
-            f"unknown format {fmt!r} (this deploybot reads {SYNONYMS_FORMAT!r})"
-            if fmt
-            else f"missing (expected `format: {SYNONYMS_FORMAT}`)",
-        )
+    if not _has_format(sections, node, SYNONYMS_FORMAT, "", problems):
         return EMPTY, problems.found
     groups = _groups(sections.get("concepts"), problems)
     opposites = _opposites(sections.get("opposites"), groups, problems)
@@ -353,15 +362,7 @@ def load_not_ours(root: Path, entries: Sequence[Entry] = ()) -> tuple[tuple[str,
     if node is None:
         return (), problems.found
     fields = dict((_scalar(k) or "", v) for k, v in node.value) if isinstance(node, yaml.MappingNode) else {}
-    fmt = _scalar(fields["format"]) if "format" in fields else None
-    if fmt != NOT_OURS_FORMAT:
-        problems.add(
-            fields.get("format", node),
-            "format",
-            f"unknown format {fmt!r} (this deploybot reads {NOT_OURS_FORMAT!r})"
-            if fmt
-            else f"missing (expected `format: {NOT_OURS_FORMAT}` and a `questions` list)",
-        )
+    if not _has_format(fields, node, NOT_OURS_FORMAT, " and a `questions` list", problems):
         return (), problems.found
     unknown = sorted(set(fields) - {"format", "questions"})
     if unknown:

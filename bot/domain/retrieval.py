@@ -254,8 +254,8 @@ class Index:
 
 
 def build_index(entries: Sequence[Entry], table: SynonymTable = EMPTY, not_ours: Sequence[str] = ()) -> Index:
-    """`not_ours`: near-domain questions no entry answers; the classifier learns them as one more
-    class (numbered after the entries), which `search` reads as "this is not ours"."""
+    """`not_ours`: near-domain questions no entry answers; a second classifier learns them as one
+    more class (numbered after the entries), which `search` reads as "this is not ours"."""
     per_doc_fields = [
         {name: analyze(value, table, limit=None) for name, value in written_texts(e).items()} for e in entries
     ]
