@@ -23,7 +23,7 @@ from bot.domain.entries import SECTION_STEPS, Entry, published
 from bot.errors import KnowledgeError
 
 log = logging.getLogger(__name__)
-INDEX_FORMAT = "6"
+INDEX_FORMAT = "7"
 
 
 def analyzer_salt() -> str:

@@ -83,11 +83,11 @@ def test_naming_a_topic_left_to_others_is_fine_when_the_entry_answers_the_rest()
     index = retrieval.build_index([STALE], TABLE)
     ranking = retrieval.search(index, "推了同一个 tag 节点还在用旧镜像 tag 是 git 打的")
     best = ranking.hits[0]
-    assert best.outside and best.score >= retrieval.CONFIDENT_SCORE
+    assert best.outside and best.score >= retrieval.OUTSIDE_SCORE
     assert best.similarity < retrieval.NEAR_DUPLICATE  # confident by the rule, not as a copy
     assert best.head_coverage >= retrieval.MIN_HEAD_COVERAGE_WHEN_OUTSIDE
     assert ranking.confident
-    weaker = dataclasses.replace(best, score=retrieval.CONFIDENT_SCORE - 0.01)
+    weaker = dataclasses.replace(best, score=retrieval.OUTSIDE_SCORE - 0.01)
     assert not retrieval.is_confident(weaker, total_mass=20.0)
     thinner = dataclasses.replace(best, head_coverage=retrieval.MIN_HEAD_COVERAGE_WHEN_OUTSIDE - 0.01)
     assert not retrieval.is_confident(thinner, total_mass=20.0)

@@ -104,18 +104,16 @@ def common_characters() -> list[str]:
 
 
 def build(vocabulary: Iterable[str], terms: Iterable[str] = ()) -> Homophones:
-    """The sound table and the known words by their sound: three or four characters from the
-    whole `vocabulary`, two only from the curated `terms` (synonym phrases: 排空, 回滚), since
-    two-character sound-alikes of everyday words are everywhere (一直 and 一致)."""
+    """The sound table and the known words by their sound, from the `vocabulary` the entries
+    write and the curated `terms` (synonym phrases: 排空, 回滚). Two characters count too (驱东
+    for 驱动, 不痛 for 不通): only a window that is no word is ever read as one, so an everyday
+    word that sounds alike (一致 beside 一直) stays itself."""
     from pypinyin import Style, lazy_pinyin  # build time only: its dictionaries take ~0.2 s to load
 
     sound = {c: lazy_pinyin(c, style=Style.NORMAL)[0] for c in common_characters()}
     words: dict[str, list[str]] = {}
-    curated = set(terms)
-    for word in sorted(set(vocabulary) | curated):
+    for word in sorted({*vocabulary, *terms}):
         if not 2 <= len(word) <= max(_LENGTHS) or not _CJK_RUN.fullmatch(word):
-            continue
-        if len(word) == 2 and word not in curated:
             continue
         keys = {" ".join(lazy_pinyin(word, style=Style.NORMAL))}
         by_char = Homophones(sound).key(word)

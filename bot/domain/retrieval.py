@@ -44,8 +44,11 @@ RERANK_DEPTH = 16
 #: ...of which this many are also matched against pasted log lines (see _similarity).
 PASTE_DEPTH = 3
 MAX_ANSWERS = 3
-#: Weights of the ranking key.
-W_BM25, W_COVERAGE, W_HEAD, W_SIMILARITY = 0.55, 0.1, 0.2, 0.2
+#: Weights of the ranking key. The title counts twice, once in the head (title, questions, tags)
+#: and once alone: it is the one line written to say what the entry is for, where siblings
+#: differ (SLB vs Ingress unreachable, PLEG vs NotReady causes); a word shared with one of
+#: its many questions says less.
+W_BM25, W_COVERAGE, W_HEAD, W_TITLE, W_SIMILARITY = 0.55, 0.1, 0.14, 0.08, 0.2
 W_VOTE = 0.1
 #: Confidence thresholds, calibrated on tests/data (paraphrases, entries' own questions vs
 #: off-topic questions): the best entry must explain enough of the question in its title,
@@ -70,8 +73,9 @@ MIN_ANCHORED = 0.05
 #: A ranking key this high, with some of the question in the entry's head, is confident by itself.
 CONFIDENT_SCORE = 0.72
 #: A question that names a field the base does not cover (mysql, VPN) is confident only with a
-#: key of CONFIDENT_SCORE and this much of it in the entry's head: the probe is failing *because*
+#: key of OUTSIDE_SCORE and this much of it in the entry's head: the probe is failing *because*
 #: mysql is down. (What merely sounds near is caught by the not-ours examples, not by this.)
+OUTSIDE_SCORE = 0.69
 MIN_HEAD_COVERAGE_WHEN_OUTSIDE = 0.5
 MIN_HEAD_COVERAGE_WHEN_SCORED = 0.3
 #: An entry whose title does the opposite of what is asked keeps this share of its score.
@@ -184,6 +188,8 @@ class Index:
     phrasings: tuple[tuple[str, ...], ...]
     #: terms of each doc's title, questions and tags
     head_terms: tuple[frozenset[str], ...]
+    #: terms of each doc's title alone (see W_TITLE)
+    title_terms: tuple[frozenset[str], ...] = ()
     #: concepts each doc's title names (what it does: cordon, or uncordon)
     title_concepts: tuple[frozenset[str], ...] = ()
     synonyms: SynonymTable = field(default=EMPTY)
@@ -225,6 +231,7 @@ class Index:
             "idf": self.idf,
             "phrasings": [list(p) for p in self.phrasings],
             "head_terms": [sorted(h) for h in self.head_terms],
+            "title_terms": [sorted(t) for t in self.title_terms],
             "title_concepts": [sorted(c) for c in self.title_concepts],
             "synonyms": self.synonyms.to_plain(),
             "anchors": list(self.anchors),
@@ -243,6 +250,7 @@ class Index:
             idf=dict(data["idf"]),
             phrasings=tuple(tuple(p) for p in data["phrasings"]),
             head_terms=tuple(frozenset(h) for h in data["head_terms"]),
+            title_terms=tuple(frozenset(t) for t in data.get("title_terms", ())),
             title_concepts=tuple(frozenset(c) for c in data.get("title_concepts", ())),
             synonyms=SynonymTable.from_plain(data.get("synonyms", {})),
             anchors=tuple(dict(a) for a in data.get("anchors", ())),
@@ -317,6 +325,7 @@ def build_index(entries: Sequence[Entry], table: SynonymTable = EMPTY, not_ours:
             frozenset(t for t in f["title"] + f["questions"] + f["tags"] if not t.startswith(BIGRAM_PREFIX))
             for f in per_doc_fields
         ),
+        title_terms=tuple(frozenset(f["title"]) for f in per_doc_fields),
         title_concepts=tuple(frozenset(table.concepts(text.normalize(e.title))) for e in entries),
         synonyms=table,
         anchors=anchors,
@@ -482,6 +491,8 @@ def search(index: Index, query: str) -> Ranking:
     for rank, doc in enumerate(top):
         matched = sum(weight for (weight, _), docs in zip(units, unit_docs, strict=True) if doc in docs)
         head_matched = sum(weight for weight, unit in units if not unit.isdisjoint(index.head_terms[doc]))
+        title = index.title_terms[doc] if index.title_terms else index.head_terms[doc]
+        title_matched = sum(weight for weight, unit in units if not unit.isdisjoint(title))
         similarity = _similarity(normalized, index.phrasings[doc], look_inside=rank < PASTE_DEPTH)
         anchored = _anchored(index, doc, units) / total_mass
         outside = any(_anchor(index, doc, t) < 1.0 for t in elsewhere)
@@ -490,6 +501,7 @@ def search(index: Index, query: str) -> Ranking:
             W_BM25 * scores[doc] / best_bm25
             + W_COVERAGE * coverage
             + W_HEAD * head_coverage
+            + W_TITLE * title_matched / total_mass
             + W_SIMILARITY * max(0.0, similarity - 60.0) / 40.0
             - W_VOTE * (1.0 - _vote_share(votes, doc, best_vote))
         )
@@ -613,7 +625,7 @@ def is_confident(best: Hit, total_mass: float, margin: float = 1.0, *, not_ours:
         return True
     if not_ours:
         return False
-    if best.outside and (best.score < CONFIDENT_SCORE or best.head_coverage < MIN_HEAD_COVERAGE_WHEN_OUTSIDE):
+    if best.outside and (best.score < OUTSIDE_SCORE or best.head_coverage < MIN_HEAD_COVERAGE_WHEN_OUTSIDE):
         return False
     if margin < MIN_MARGIN or best.anchored < MIN_ANCHORED:
         return False
