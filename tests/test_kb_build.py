@@ -244,6 +244,10 @@ def test_synonyms_are_data_next_to_the_entries_and_an_edit_rebuilds(small_base: 
             "format: deploybot-synonyms/1\nconcepts:\n  zebra: [斑马]\nrestore:\n  yak: [zebra]\n",
             "synonyms.yaml:5: restore.yak: unknown concept 'yak'",
         ),
+        (
+            "format: deploybot-synonyms/1\nconcepts:\n  zebra: [斑马]\ncompare: 区别\n",
+            "synonyms.yaml:4: compare: must be a list of words",
+        ),
     ],
 )
 def test_kb_build_names_the_line_of_a_bad_synonym_table(

@@ -78,6 +78,20 @@ def test_two_entries_nearly_tied_are_not_a_confident_answer() -> None:
     assert clear.hits[0].entry_id == "drain" and clear.confident
 
 
+def test_a_tie_is_the_answer_when_the_question_asks_how_the_two_differ() -> None:
+    asked = ("节点维护前先处理", "和另一种处理有啥区别")
+    cordon = entry("cordon", "节点设为不可调度", ("不想让新 pod 调度到这台机器", *asked))
+    drain = entry("drain", "节点排空 pod", ("把 pod 从这台机器赶走", *asked))
+    table = SynonymTable(compare=("区别",))
+    index = dataclasses.replace(retrieval.build_index([cordon, drain], table), classifier=Perceptron())
+    plain, comparing = "节点维护前 这台机器怎么处理", "节点维护前 这台机器的处理有啥区别"
+    for question, compares in ((plain, False), (comparing, True)):
+        ranking = retrieval.search(index, question)
+        assert {h.entry_id for h in ranking.hits[:2]} == {"cordon", "drain"}  # both shown
+        assert abs(ranking.hits[0].score - ranking.hits[1].score) < retrieval.MIN_MARGIN
+        assert ranking.confident is compares
+
+
 def test_naming_a_topic_left_to_others_is_fine_when_the_entry_answers_the_rest() -> None:
     """ "The probe fails because mysql is down" names mysql and is still a probe question."""
     index = retrieval.build_index([STALE], TABLE)

@@ -107,6 +107,20 @@ def test_recovering_from_a_state_asks_for_the_way_back_and_alone_still_asks_for_
     assert "~cordon" in unknown.asked(unknown.concepts(text.normalize("节点被设成不可调度了,怎么恢复")))
 
 
+def test_asking_how_two_things_differ() -> None:
+    def compares(question: str) -> bool:
+        return TABLE.compares(text.normalize(question))
+
+    assert compares("排空节点和设置不可调度到底啥区别")
+    assert compares("LimitRange vs ResourceQuota, what's the difference?")
+    assert compares("how do cordon and drain differ")
+    # ASCII phrases are whole words: an object name that contains one is no comparison
+    assert not compares("kvs-0 一直 pending")
+    assert not compares("节点设为不可调度")
+    assert not SynonymTable(groups=TABLE.groups).compares("cordon vs drain")  # no `compare`: none
+    assert SynonymTable.from_plain(TABLE.to_plain()).compare == TABLE.compare
+
+
 def test_a_table_given_by_the_caller_is_applied_as_is() -> None:
     table = SynonymTable(groups={"zebra": ("斑马", "zebra")})
     assert table.concepts("斑马网关") == ["~zebra"]

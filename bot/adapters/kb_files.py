@@ -182,6 +182,7 @@ def load_synonyms(root: Path) -> tuple[SynonymTable, list[EntryError]]:
             "opposites",
             "whole",
             "negation",
+            "compare",
             "restore",
             "ignore",
             "elsewhere",
@@ -189,8 +190,8 @@ def load_synonyms(root: Path) -> tuple[SynonymTable, list[EntryError]]:
             problems.add(
                 key_node,
                 key or "key",
-                "unknown key (known: concepts, elsewhere, format, ignore, negation, opposites, restore,"
-                " whole)",
+                "unknown key (known: compare, concepts, elsewhere, format, ignore, negation, opposites,"
+                " restore, whole)",
             )
         elif key in sections:
             problems.add(key_node, key, f"duplicate key (first on line {sections[key].start_mark.line + 1})")
@@ -202,22 +203,32 @@ def load_synonyms(root: Path) -> tuple[SynonymTable, list[EntryError]]:
     opposites = _opposites(sections.get("opposites"), groups, problems)
     whole = _words_list(sections.get("whole"), "whole", problems)
     ignore = _words_list(sections.get("ignore"), "ignore", problems)
-    negation = _scalar(sections["negation"]) if "negation" in sections else ""
-    if negation and negation not in groups:
-        problems.add(sections["negation"], "negation", f"unknown concept {negation!r}")
-        negation = ""
+    negation = _named_concept(sections, "negation", groups, problems)
+    compare = _words_list(sections.get("compare"), "compare", problems)
     elsewhere = _concept_list(sections.get("elsewhere"), "elsewhere", groups, problems)
     restore = _restore(sections.get("restore"), groups, opposites, problems)
     table = SynonymTable(
         groups=groups,
         opposites=opposites,
         whole=whole,
-        negation=negation or "",
+        negation=negation,
+        compare=compare,
         restore=restore,
         ignore=frozenset(ignore),
         elsewhere=frozenset(elsewhere),
     )
     return table, problems.found
+
+
+def _named_concept(
+    sections: dict[str, yaml.Node], key: str, groups: dict[str, tuple[str, ...]], problems: _YamlProblems
+) -> str:
+    """`negation: undo`: one concept of the table, or "" (with the problem named)."""
+    name = _scalar(sections[key]) if key in sections else ""
+    if name and name not in groups:
+        problems.add(sections[key], key, f"unknown concept {name!r}")
+        return ""
+    return name or ""
 
 
 def _groups(node: yaml.Node | None, problems: _YamlProblems) -> dict[str, tuple[str, ...]]:

@@ -49,7 +49,7 @@ MAX_ANSWERS = 3
 #: differ (SLB vs Ingress unreachable, PLEG vs NotReady causes); a word shared with one of
 #: its many questions says less.
 W_BM25, W_COVERAGE, W_HEAD, W_TITLE, W_SIMILARITY = 0.55, 0.1, 0.14, 0.08, 0.2
-W_VOTE = 0.1
+W_VOTE = 0.15
 #: Confidence thresholds, calibrated on tests/data (paraphrases, entries' own questions vs
 #: off-topic questions): the best entry must explain enough of the question in its title,
 #: questions or tags ("head"), not only somewhere in its body, where everyday words live.
@@ -536,7 +536,13 @@ def search(index: Index, query: str) -> Ranking:
     shown = [h for h in hits[:MAX_ANSWERS] if h is best or h.score >= SECONDARY_RATIO * best.score]
     return Ranking(
         query=query,
-        confident=is_confident(best, total_mass, margin=ranked[0][0] - runner_up, not_ours=not_ours),
+        confident=is_confident(
+            best,
+            total_mass,
+            margin=ranked[0][0] - runner_up,
+            not_ours=not_ours,
+            comparing=index.synonyms.compares(normalized),
+        ),
         hits=tuple(shown),
         terms=tuple(terms),
         not_ours=not_ours,
@@ -611,13 +617,16 @@ def _evidence_units(index: Index, terms: Sequence[str]) -> list[tuple[float, fro
     return units
 
 
-def is_confident(best: Hit, total_mass: float, margin: float = 1.0, *, not_ours: bool = False) -> bool:
+def is_confident(
+    best: Hit, total_mass: float, margin: float = 1.0, *, not_ours: bool = False, comparing: bool = False
+) -> bool:
     """Whether the best entry answers the question, rather than sharing a few words with it.
 
     `margin`: how far ahead of the next entry it is. Two siblings nearly tied (drain and cordon,
     causes and recovery) is a question the ranking cannot settle: better "did you mean" than a
-    confident wrong answer. `not_ours`: it reads like the questions no entry answers; only an
-    entry's own example, nearly word for word, outweighs that.
+    confident wrong answer, unless the question is `comparing` two things (排空和不可调度有啥区别):
+    then the tie is what was asked about, and both are shown. `not_ours`: it reads like the
+    questions no entry answers; only an entry's own example, nearly word for word, outweighs that.
     """
     if best.opposite:
         return False
@@ -627,7 +636,7 @@ def is_confident(best: Hit, total_mass: float, margin: float = 1.0, *, not_ours:
         return False
     if best.outside and (best.score < OUTSIDE_SCORE or best.head_coverage < MIN_HEAD_COVERAGE_WHEN_OUTSIDE):
         return False
-    if margin < MIN_MARGIN or best.anchored < MIN_ANCHORED:
+    if (margin < MIN_MARGIN and not comparing) or best.anchored < MIN_ANCHORED:
         return False
     if best.score < MIN_SCORE:
         return False

@@ -9,6 +9,7 @@ is built, questions when they are asked. So "pod 一直重启" and "CrashLoopBac
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -39,6 +40,9 @@ class SynonymTable:
     whole: tuple[str, ...] = ()
     #: the concept that, beside one side of a pair, asks for the other (取消 + 不可调度: uncordon)
     negation: str = ""
+    #: phrases that ask how two things differ (区别, vs): two siblings nearly tied is then what
+    #: was asked about, not a ranking that cannot decide. Not a concept: nothing is indexed by them
+    compare: tuple[str, ...] = ()
     #: concept -> the states (pair sides) it asks the way back from: 被设成不可调度了 + 怎么恢复
     #: asks for uncordon, though 恢复 alone asks for recovery and 恢复可调度 for uncordon as well
     restore: Mapping[str, frozenset[str]] = field(default_factory=dict)
@@ -134,6 +138,20 @@ class SynonymTable:
             sides.update(others if negated or concept in restored else {concept})
         return sides
 
+    def compares(self, normalized_text: str) -> bool:
+        """Whether an already-normalized text asks how two things differ (排空和不可调度有啥区别)."""
+        return self._compare_pattern is not None and self._compare_pattern.search(normalized_text) is not None
+
+    @cached_property
+    def _compare_pattern(self) -> re.Pattern[str] | None:
+        if not self.compare:
+            return None
+        parts = [
+            rf"(?<![a-z0-9]){re.escape(p)}(?:s|es|ed|ing)?(?![a-z0-9])" if p.isascii() else re.escape(p)
+            for p in sorted(self.compare, key=len, reverse=True)
+        ]
+        return re.compile("|".join(parts))
+
     def elsewhere_tokens(self, terms: Iterable[str]) -> list[str]:
         """The concept tokens among `terms` that name a topic left to others."""
         return [t for t in terms if t.startswith(CONCEPT_PREFIX) and t[1:] in self.elsewhere]
@@ -178,6 +196,7 @@ class SynonymTable:
             "opposites": [list(p) for p in self.opposites],
             "whole": list(self.whole),
             "negation": self.negation,
+            "compare": list(self.compare),
             "restore": {k: sorted(v) for k, v in self.restore.items()},
             "ignore": sorted(self.ignore),
             "elsewhere": sorted(self.elsewhere),
@@ -190,6 +209,7 @@ class SynonymTable:
             opposites=tuple((str(a), str(b)) for a, b in data.get("opposites", ())),
             whole=tuple(data.get("whole", ())),
             negation=str(data.get("negation", "")),
+            compare=tuple(data.get("compare", ())),
             restore={str(k): frozenset(v) for k, v in data.get("restore", {}).items()},
             ignore=frozenset(data.get("ignore", ())),
             elsewhere=frozenset(data.get("elsewhere", ())),
