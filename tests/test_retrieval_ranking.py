@@ -43,3 +43,19 @@ def test_title_terms_survive_the_round_trip() -> None:
     again = retrieval.Index.from_plain(index.to_plain())
     assert again.title_terms == index.title_terms
     assert "slb" in index.title_terms[0] and "slb" not in index.title_terms[1]
+
+
+def test_a_fragment_the_segmenter_left_weighs_less_than_a_word_the_base_lacks() -> None:
+    """时看 (of 发布时看) is no word anywhere; 超市 is a real word, a topic this base does not cover."""
+    events = entry("events", "系统事件在哪看", ("发布过程的事件",))
+    index = retrieval.build_index([events, entry("logs", "容器日志", ())])
+
+    def coverage(question: str) -> float:
+        return retrieval.search(index, question).hits[0].coverage
+
+    known = coverage("看系统事件")
+    with_fragment, with_word = coverage("看系统事件 时看"), coverage("看系统事件 超市")
+    assert known == 1.0 > with_fragment > with_word
+    # the word weighs as much as the rarest known word; the fragment half of that
+    fragment, word = 1 / with_fragment - 1, 1 / with_word - 1  # unexplained, per unit explained
+    assert fragment == pytest.approx(retrieval.UNKNOWN_FRAGMENT_WEIGHT * word, rel=0.02)

@@ -84,6 +84,10 @@ OPPOSITE_PENALTY = 0.5
 INTENT_BONUS = 0.08
 #: Unknown ASCII words are more often names (nginx, payment) than problem words.
 UNKNOWN_ASCII_WEIGHT = 1.0
+#: ...and an unknown Chinese run that is no word of the dictionary either this share: mostly what
+#: the segmenter leaves between words (发布时看 -> 时看, 调少一点 -> 调少) or a typo, not a topic
+#: the base lacks (超市, 子账号 are words, and weigh fully)
+UNKNOWN_FRAGMENT_WEIGHT = 0.5
 #: A lone Chinese character (一, 中, 盘) is weak evidence either way.
 SINGLE_CHARACTER_WEIGHT = 0.3
 #: Secondary answers must be at least this close to the best one to be shown.
@@ -588,7 +592,8 @@ def _evidence_units(index: Index, terms: Sequence[str]) -> list[tuple[float, fro
     模板 and ~template are one piece of evidence, not two; a phrase concept (一直重启 ->
     ~crashloop) is its own. Unknown words weigh as much as the rarest known ones (ASCII ones a
     little less: they are often names), except object names and synonym words (their concept
-    carries them). An unknown Chinese word is matched by its known character bigrams.
+    carries them). An unknown Chinese word is matched by its known character bigrams; one the
+    dictionary does not know either (时看) weighs half.
     """
     table = index.synonyms
     units: list[tuple[float, frozenset[str]]] = []
@@ -610,7 +615,8 @@ def _evidence_units(index: Index, terms: Sequence[str]) -> list[tuple[float, fro
             units.append((SINGLE_CHARACTER_WEIGHT * index.max_idf, frozenset((term,))))
         else:
             known = [b for b in bigrams(term) if b in index.idf]
-            units.append((index.max_idf, frozenset((term, *known))))
+            share = 1.0 if text.is_dictionary_word(term) else UNKNOWN_FRAGMENT_WEIGHT
+            units.append((share * index.max_idf, frozenset((term, *known))))
     for term in terms:
         if term.startswith(CONCEPT_PREFIX) and term not in attached:
             units.append((index.idf.get(term, index.max_idf), frozenset((term,))))
