@@ -105,3 +105,20 @@ def test_naming_a_topic_left_to_others_is_fine_when_the_entry_answers_the_rest()
     assert not retrieval.is_confident(weaker, total_mass=20.0)
     thinner = dataclasses.replace(best, head_coverage=retrieval.MIN_HEAD_COVERAGE_WHEN_OUTSIDE - 0.01)
     assert not retrieval.is_confident(thinner, total_mass=20.0)
+
+
+def test_a_question_of_one_word_is_answered_only_by_an_entry_about_that_word() -> None:
+    """不行 in a few of an entry's examples is no reason to answer a bare 不行; its title word is."""
+    exec_fails = entry(
+        "exec-fails",
+        "kubectl exec 失败",
+        ("kubectl get 可以 exec 不行", "logs 不行 get 可以", "进容器不行", "exec 报 10250 超时"),
+    )
+    other = entry("disk", "云盘挂载失败", ("云盘挂不上", "pvc 一直 pending"))
+    index = dataclasses.replace(retrieval.build_index([exec_fails, other]), not_ours=Perceptron())
+    bare = retrieval.search(index, "不行")
+    assert bare.hits[0].entry_id == "exec-fails" and 0 < bare.hits[0].anchored < 1.0
+    assert not bare.confident
+    assert retrieval.is_confident(bare.hits[0], total_mass=5.0)  # only because it says one thing
+    named = retrieval.search(index, "exec")
+    assert named.hits[0].entry_id == "exec-fails" and named.hits[0].anchored == 1.0 and named.confident

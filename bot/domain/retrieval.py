@@ -70,6 +70,10 @@ ANCHOR_QUESTIONS = 8
 MIN_ASKED_IN = 2
 #: The share of the question (IDF) the best entry must anchor to be confident.
 MIN_ANCHORED = 0.05
+#: ...and all of it when the question says one thing only (不行, 收到): its title or tags must
+#: name it (or most of its questions use it), or a single everyday word finds an entry that
+#: happens to use it in a few examples (kubectl exec 不行)
+MIN_ANCHORED_WHEN_ALONE = 1.0
 #: A ranking key this high, with some of the question in the entry's head, is confident by itself.
 CONFIDENT_SCORE = 0.72
 #: A question that names a field the base does not cover (mysql, VPN) is confident only with a
@@ -546,6 +550,7 @@ def search(index: Index, query: str) -> Ranking:
             margin=ranked[0][0] - runner_up,
             not_ours=not_ours,
             comparing=index.synonyms.compares(normalized),
+            alone=len(units) == 1,
         ),
         hits=tuple(shown),
         terms=tuple(terms),
@@ -624,7 +629,13 @@ def _evidence_units(index: Index, terms: Sequence[str]) -> list[tuple[float, fro
 
 
 def is_confident(
-    best: Hit, total_mass: float, margin: float = 1.0, *, not_ours: bool = False, comparing: bool = False
+    best: Hit,
+    total_mass: float,
+    margin: float = 1.0,
+    *,
+    not_ours: bool = False,
+    comparing: bool = False,
+    alone: bool = False,
 ) -> bool:
     """Whether the best entry answers the question, rather than sharing a few words with it.
 
@@ -633,6 +644,7 @@ def is_confident(
     confident wrong answer, unless the question is `comparing` two things (排空和不可调度有啥区别):
     then the tie is what was asked about, and both are shown. `not_ours`: it reads like the
     questions no entry answers; only an entry's own example, nearly word for word, outweighs that.
+    `alone`: the question says one thing only, which the entry must be about.
     """
     if best.opposite:
         return False
@@ -643,6 +655,8 @@ def is_confident(
     if best.outside and (best.score < OUTSIDE_SCORE or best.head_coverage < MIN_HEAD_COVERAGE_WHEN_OUTSIDE):
         return False
     if (margin < MIN_MARGIN and not comparing) or best.anchored < MIN_ANCHORED:
+        return False
+    if alone and best.anchored < MIN_ANCHORED_WHEN_ALONE:
         return False
     if best.score < MIN_SCORE:
         return False
