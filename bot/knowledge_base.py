@@ -117,7 +117,7 @@ class KnowledgeBase:
     def search(self, question: str) -> retrieval.Ranking:
         return retrieval.search(self._compiled.index, question)
 
-    def evidence(self, entry: Entry, terms: Sequence[str]) -> str:
+    def evidence(self, entry: Entry, terms: Sequence[str], *, quantity: bool = False) -> str:
         """The entry's sentence that answers the question when its summary and steps do not."""
         if entry.id not in self._sentences:
             unprinted = "\n\n".join(body for name, body in entry.sections.items() if name != SECTION_STEPS)
@@ -126,7 +126,7 @@ class KnowledgeBase:
                 retrieval.analyzed_sentences(self.index, unprinted),
             )
         printed, unprinted_sentences = self._sentences[entry.id]
-        return retrieval.evidence(self.index, terms, printed, unprinted_sentences)
+        return retrieval.evidence(self.index, terms, printed, unprinted_sentences, quantity=quantity)
 
     def entry(self, entry_id: str) -> Entry | None:
         return self._compiled.entry(entry_id)

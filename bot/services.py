@@ -44,7 +44,8 @@ def ask(kb: KnowledgeBase, question: str) -> AskResult:
         entry = kb.entry(hit.entry_id)
         if entry is None:
             continue
-        found = kb.evidence(entry, ranking.terms) if not answers and ranking.confident else ""
+        wanted = not answers and ranking.confident
+        found = kb.evidence(entry, ranking.terms, quantity=ranking.asks_quantity) if wanted else ""
         answers.append(Answer(entry=entry, score=hit.score, evidence=found))
     return AskResult(
         query=text.clean(question[: 4 * text.MAX_QUERY_CHARS]),

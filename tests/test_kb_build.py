@@ -248,6 +248,10 @@ def test_synonyms_are_data_next_to_the_entries_and_an_edit_rebuilds(small_base: 
             "format: deploybot-synonyms/1\nconcepts:\n  zebra: [斑马]\ncompare: 区别\n",
             "synonyms.yaml:4: compare: must be a list of words",
         ),
+        (
+            "format: deploybot-synonyms/1\nconcepts:\n  zebra: [斑马]\nquantity: [多少, 多少]\n",
+            "synonyms.yaml:4: quantity: duplicate word '多少' (also on line 4)",
+        ),
     ],
 )
 def test_kb_build_names_the_line_of_a_bad_synonym_table(

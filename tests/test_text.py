@@ -121,6 +121,13 @@ def test_asking_how_two_things_differ() -> None:
     assert SynonymTable.from_plain(TABLE.to_plain()).compare == TABLE.compare
 
 
+def test_asking_for_a_value() -> None:
+    assert TABLE.asks_quantity(text.normalize("默认的 cpu request 是多少"))
+    assert TABLE.asks_quantity(text.normalize("How many pods fit on one node?"))
+    assert not TABLE.asks_quantity(text.normalize("怎么给容器配置 cpu request"))
+    assert SynonymTable.from_plain(TABLE.to_plain()).quantity == TABLE.quantity
+
+
 def test_a_table_given_by_the_caller_is_applied_as_is() -> None:
     table = SynonymTable(groups={"zebra": ("斑马", "zebra")})
     assert table.concepts("斑马网关") == ["~zebra"]

@@ -183,6 +183,7 @@ def load_synonyms(root: Path) -> tuple[SynonymTable, list[EntryError]]:
             "whole",
             "negation",
             "compare",
+            "quantity",
             "restore",
             "ignore",
             "elsewhere",
@@ -191,7 +192,7 @@ def load_synonyms(root: Path) -> tuple[SynonymTable, list[EntryError]]:
                 key_node,
                 key or "key",
                 "unknown key (known: compare, concepts, elsewhere, format, ignore, negation, opposites,"
-                " restore, whole)",
+                " quantity, restore, whole)",
             )
         elif key in sections:
             problems.add(key_node, key, f"duplicate key (first on line {sections[key].start_mark.line + 1})")
@@ -205,6 +206,7 @@ def load_synonyms(root: Path) -> tuple[SynonymTable, list[EntryError]]:
     ignore = _words_list(sections.get("ignore"), "ignore", problems)
     negation = _named_concept(sections, "negation", groups, problems)
     compare = _words_list(sections.get("compare"), "compare", problems)
+    quantity = _words_list(sections.get("quantity"), "quantity", problems)
     elsewhere = _concept_list(sections.get("elsewhere"), "elsewhere", groups, problems)
     restore = _restore(sections.get("restore"), groups, opposites, problems)
     table = SynonymTable(
@@ -213,6 +215,7 @@ def load_synonyms(root: Path) -> tuple[SynonymTable, list[EntryError]]:
         whole=whole,
         negation=negation,
         compare=compare,
+        quantity=quantity,
         restore=restore,
         ignore=frozenset(ignore),
         elsewhere=frozenset(elsewhere),

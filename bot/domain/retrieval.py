@@ -380,6 +380,8 @@ class Ranking:
     terms: tuple[str, ...] = ()
     #: the classifier reads it as one of the questions the base does not answer (not_ours.yaml)
     not_ours: bool = False
+    #: it asks for a value (多少, how many): see `evidence`
+    asks_quantity: bool = False
 
 
 def strip_object_names(index: Index, normalized: str) -> str:
@@ -555,6 +557,7 @@ def search(index: Index, query: str) -> Ranking:
         hits=tuple(shown),
         terms=tuple(terms),
         not_ours=not_ours,
+        asks_quantity=index.synonyms.asks_quantity(normalized),
     )
 
 
@@ -680,6 +683,7 @@ _FENCED = re.compile(r"^[ \t]*```.*?^[ \t]*```[ \t]*$", re.S | re.M)
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.、)])\s+")
 #: A sentence must carry at least this much of the question (IDF) to be shown as evidence.
 MIN_EVIDENCE_IDF = 2.5
+_NUMBER = re.compile(r"\d")
 
 
 def _sentences(markdown: str) -> list[str]:
@@ -702,12 +706,16 @@ def analyzed_sentences(index: Index, markdown: str) -> Sentences:
     )
 
 
-def evidence(index: Index, terms: Sequence[str], printed: Sentences, unprinted: Sentences) -> str:
+def evidence(
+    index: Index, terms: Sequence[str], printed: Sentences, unprinted: Sentences, *, quantity: bool = False
+) -> str:
     """The sentence of the entry that best answers the question, when it is not printed already.
 
     A question about the default CPU request is answered by a sentence in 原因 (默认 100m);
     the printed answer (summary and steps) may not contain it. Returns "" when the printed
-    part explains the question at least as well as any other sentence.
+    part explains the question at least as well as any other sentence. A question that asks
+    for a `quantity` (是多少) is answered by a sentence with a number: the number weighs as much
+    as the rarest word.
     """
     wanted = {
         t: index.idf.get(t, 0.0) for t in terms if not t.startswith(BIGRAM_PREFIX) and index.idf.get(t, 0.0)
@@ -715,9 +723,10 @@ def evidence(index: Index, terms: Sequence[str], printed: Sentences, unprinted: 
     if not wanted or not unprinted:
         return ""
 
-    def weight(terms_of: frozenset[str]) -> float:
-        return sum(w for t, w in wanted.items() if t in terms_of)
+    def weight(sentence: str, terms_of: frozenset[str]) -> float:
+        found = sum(w for t, w in wanted.items() if t in terms_of)
+        return found + (index.max_idf if quantity and found and _NUMBER.search(sentence) else 0.0)
 
-    best_printed = max((weight(t) for _, t in printed), default=0.0)
-    best_weight, _, best = max((weight(t), -i, s) for i, (s, t) in enumerate(unprinted))
+    best_printed = max((weight(s, t) for s, t in printed), default=0.0)
+    best_weight, _, best = max((weight(s, t), -i, s) for i, (s, t) in enumerate(unprinted))
     return best if best_weight > best_printed and best_weight >= MIN_EVIDENCE_IDF else ""

@@ -43,6 +43,9 @@ class SynonymTable:
     #: phrases that ask how two things differ (区别, vs): two siblings nearly tied is then what
     #: was asked about, not a ranking that cannot decide. Not a concept: nothing is indexed by them
     compare: tuple[str, ...] = ()
+    #: phrases that ask for a value (多少, 默认是, how many): the answer's sentence with a number
+    #: is the one to show. Matched only, like `compare`
+    quantity: tuple[str, ...] = ()
     #: concept -> the states (pair sides) it asks the way back from: 被设成不可调度了 + 怎么恢复
     #: asks for uncordon, though 恢复 alone asks for recovery and 恢复可调度 for uncordon as well
     restore: Mapping[str, frozenset[str]] = field(default_factory=dict)
@@ -140,17 +143,19 @@ class SynonymTable:
 
     def compares(self, normalized_text: str) -> bool:
         """Whether an already-normalized text asks how two things differ (排空和不可调度有啥区别)."""
-        return self._compare_pattern is not None and self._compare_pattern.search(normalized_text) is not None
+        return _finds(self._compare_pattern, normalized_text)
+
+    def asks_quantity(self, normalized_text: str) -> bool:
+        """Whether an already-normalized text asks for a value (默认的 cpu request 是多少)."""
+        return _finds(self._quantity_pattern, normalized_text)
 
     @cached_property
     def _compare_pattern(self) -> re.Pattern[str] | None:
-        if not self.compare:
-            return None
-        parts = [
-            rf"(?<![a-z0-9]){re.escape(p)}(?:s|es|ed|ing)?(?![a-z0-9])" if p.isascii() else re.escape(p)
-            for p in sorted(self.compare, key=len, reverse=True)
-        ]
-        return re.compile("|".join(parts))
+        return _phrase_pattern(self.compare)
+
+    @cached_property
+    def _quantity_pattern(self) -> re.Pattern[str] | None:
+        return _phrase_pattern(self.quantity)
 
     def elsewhere_tokens(self, terms: Iterable[str]) -> list[str]:
         """The concept tokens among `terms` that name a topic left to others."""
@@ -197,6 +202,7 @@ class SynonymTable:
             "whole": list(self.whole),
             "negation": self.negation,
             "compare": list(self.compare),
+            "quantity": list(self.quantity),
             "restore": {k: sorted(v) for k, v in self.restore.items()},
             "ignore": sorted(self.ignore),
             "elsewhere": sorted(self.elsewhere),
@@ -210,10 +216,24 @@ class SynonymTable:
             whole=tuple(data.get("whole", ())),
             negation=str(data.get("negation", "")),
             compare=tuple(data.get("compare", ())),
+            quantity=tuple(data.get("quantity", ())),
             restore={str(k): frozenset(v) for k, v in data.get("restore", {}).items()},
             ignore=frozenset(data.get("ignore", ())),
             elsewhere=frozenset(data.get("elsewhere", ())),
         )
+
+
+def _phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:
+    """Any of the phrases; an ASCII one as a whole word, also with -s/-es/-ed/-ing."""
+    parts = [
+        rf"(?<![a-z0-9]){re.escape(p)}(?:s|es|ed|ing)?(?![a-z0-9])" if p.isascii() else re.escape(p)
+        for p in sorted(phrases, key=len, reverse=True)
+    ]
+    return re.compile("|".join(parts)) if parts else None
+
+
+def _finds(pattern: re.Pattern[str] | None, normalized_text: str) -> bool:
+    return pattern is not None and pattern.search(normalized_text) is not None
 
 
 EMPTY = SynonymTable()
