@@ -1,6 +1,6 @@
 """How well the shipped knowledge base answers a labelled question set it was never tuned on.
 
-    python benchmarks/blind_eval.py                                  # tests/data/blind_v5.yaml
+    python benchmarks/blind_eval.py                                  # tests/data/blind_v7.yaml
     python benchmarks/blind_eval.py --set tests/data/heldout.yaml    # items {q, id}
     python benchmarks/blind_eval.py --misses                         # every miss, top-3 ids and scores
     python benchmarks/blind_eval.py --json                           # machine-readable
@@ -46,7 +46,7 @@ from bot.config import Settings  # noqa: E402
 from bot.knowledge_base import KnowledgeBase  # noqa: E402
 from bot.render import answers  # noqa: E402
 
-DEFAULT_SET = REPO / "tests" / "data" / "blind_v5.yaml"
+DEFAULT_SET = REPO / "tests" / "data" / "blind_v7.yaml"
 TOP_K = 3
 GROUPS = ("style", "intent", "doc")
 _FACT_PARTS = re.compile(r"\s+/\s+|[;;]")
