@@ -106,7 +106,7 @@ def common_characters() -> list[str]:
 def build(vocabulary: Iterable[str], terms: Iterable[str] = ()) -> Homophones:
     """The sound table and the known words by their sound, from the `vocabulary` the entries
     write and the curated `terms` (synonym phrases: 排空, 回滚). Two characters count too (驱东
-    for 驱动, 不痛 for 不通): only a window that is no word is ever read as one, so an everyday
+    for 驱动, 拼措 for 拼错): only a window that is no word is ever read as one, so an everyday
     word that sounds alike (一致 beside 一直) stays itself."""
     from pypinyin import Style, lazy_pinyin  # build time only: its dictionaries take ~0.2 s to load
 
